@@ -1,0 +1,1 @@
+"""greentune.carbon — see docs/DESIGN.md."""

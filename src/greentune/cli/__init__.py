@@ -1,0 +1,1 @@
+"""The `greentune` command line: a Typer app whose commands call the packages."""

@@ -1,0 +1,1 @@
+"""greentune.finetune — see docs/DESIGN.md."""

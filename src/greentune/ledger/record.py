@@ -1,0 +1,94 @@
+"""`RunRecord`: one fine-tuning, evaluation or serving job, as the ledger stores it.
+
+The contract between the runner (writes), the ledger (stores in MLflow) and the
+report (reads). Units live in field names; every energy figure says whether it
+was measured or estimated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
+Source = Literal["measured", "estimated"]
+
+
+class ComponentEnergy(BaseModel):
+    """Energy of one device or domain over the whole run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="e.g. 'gpu:0', 'cpu:package-0', 'ram'")
+    energy_kwh: float
+    source: Source
+
+
+class PhaseFootprint(BaseModel):
+    """Time and energy of one phase (train, eval-loss, generate, test, epoch-N)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    duration_s: float
+    energy_kwh: float
+
+
+class RunRecord(BaseModel):
+    """Everything greentune knows about one job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    run_name: str
+    experiment: str
+    status: RunStatus
+    start_time: str = Field(description="ISO 8601, UTC")
+    model_name: str
+    dataset_name: str
+    strategies: dict[str, Any] = Field(default_factory=dict)
+    spec: dict[str, Any] = Field(default_factory=dict)
+    hardware: str = Field(description="e.g. 'cpu: AMD EPYC 7B13 x2' or 'gpu: NVIDIA H100 80GB HBM3 x1'")
+    device_count: int = 1
+
+    duration_s: float
+    energy_kwh: float
+    components: list[ComponentEnergy] = Field(default_factory=list)
+    phases: list[PhaseFootprint] = Field(default_factory=list)
+
+    location: str = Field(description="country code or 'provider:region' used for the accounting")
+    intensity_gco2eq_per_kwh: float
+    pue: float
+    emissions_gco2eq: float
+    embodied_gco2eq: float | None = None
+    cost_usd: float | None = None
+
+    rouge: dict[str, float] = Field(default_factory=dict, description="validation ROUGE in points (0-100)")
+    test_rouge: dict[str, float] = Field(default_factory=dict)
+    samples_per_s: float | None = None
+    tokens_per_s: float | None = None
+    total_flos: float | None = None
+    peak_ram_bytes: int | None = None
+    peak_vram_bytes: int | None = None
+    avg_cpu_util_pct: float | None = None
+    avg_gpu_util_pct: float | None = None
+    avg_power_w: float | None = None
+    peak_power_w: float | None = None
+
+    epochs_run: float | None = None
+    epochs_budget: float | None = None
+    early_stopping_saved_kwh: float | None = Field(
+        default=None, description="estimated energy not spent thanks to early stopping"
+    )
+    artifact_dir: str | None = Field(default=None, description="local folder with meter log, predictions, spec")
+    accounting_inputs: list[dict[str, Any]] = Field(
+        default_factory=list, description="each input of the carbon/cost accounting with value, source and year"
+    )
+
+    @property
+    def energy_source(self) -> Source:
+        """'measured' only when every component was measured."""
+        if self.components and all(c.source == "measured" for c in self.components):
+            return "measured"
+        return "estimated"

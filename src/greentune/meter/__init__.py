@@ -1,0 +1,1 @@
+"""greentune.meter — see docs/DESIGN.md."""

@@ -1,0 +1,1 @@
+"""greentune.report — see docs/DESIGN.md."""

@@ -1,0 +1,1 @@
+"""greentune.schedule — see docs/DESIGN.md."""

@@ -1,0 +1,1 @@
+"""greentune.serve — see docs/DESIGN.md."""

@@ -1,0 +1,1 @@
+"""greentune.sweep — see docs/DESIGN.md."""
