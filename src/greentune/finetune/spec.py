@@ -1,0 +1,291 @@
+"""The experiment spec: one YAML file composed of small validated configs.
+
+model × data × strategies × train × generate × site × ledger, each a pydantic
+model that rejects unknown keys, so that a typo fails in well under a second —
+before torch or transformers are imported. `load_spec` reads the YAML, applies
+`--set key=value` overrides (dotted paths) and turns a validation error into
+one `GreentuneError` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from greentune.errors import GreentuneError
+
+BUILTIN_MODEL = "minilm-bert2bert"
+BUILTIN_DATASET = "aclsum"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Config):
+    """What is fine-tuned: a hub name, a local folder, or the built-in MiniLM BERT2BERT."""
+
+    name: str = BUILTIN_MODEL
+    random_init: bool = Field(False, description="build the architecture from its config, without pretrained weights")
+    config_overrides: dict[str, Any] = Field(default_factory=dict, description="applied to the model config")
+    tokenizer: str | None = Field(None, description="tokenizer name or path when it differs from the model's")
+
+
+class DataConfig(_Config):
+    """Where the (source, target) pairs come from and how they are cut."""
+
+    name: str = Field(BUILTIN_DATASET, description="'aclsum', 'synthetic', an HF dataset name, or a .jsonl/.csv path")
+    config: str | None = Field(None, description="HF dataset configuration, e.g. '3.0.0'")
+    source_column: str = "source"
+    target_column: str = "target"
+    train_split: str = "train"
+    validation_split: str = "validation"
+    test_split: str | None = "test"
+    aspects: list[Literal["challenge", "approach", "outcome"]] = Field(
+        default_factory=lambda: ["challenge", "approach", "outcome"], description="ACLSum aspects, one example each"
+    )
+    sections: list[Literal["abstract", "introduction", "conclusion"]] = Field(
+        default_factory=lambda: ["abstract"], description="ACLSum sections the source is built from"
+    )
+    source_prefix: str = Field("", description="prepended to every source, e.g. 'summarize: ' for T5")
+    max_source_tokens: int = Field(128, gt=0)
+    max_target_tokens: int = Field(64, gt=0)
+    max_train_samples: int | None = Field(None, gt=0)
+    max_eval_samples: int | None = Field(None, gt=0)
+    max_test_samples: int | None = Field(None, gt=0)
+    synthetic_samples: int = Field(2000, gt=0, description="train size of the 'synthetic' data set")
+    synthetic_source_mean_tokens: float = Field(147.0, gt=0)
+    synthetic_target_mean_tokens: float = Field(26.0, gt=0)
+
+
+class EarlyStoppingConfig(_Config):
+    """Stop when the validation metric has not improved by `threshold` for `patience` evaluations."""
+
+    enabled: bool = False
+    metric: Literal["rouge1", "rouge2", "rougeL", "rougeLsum"] = "rouge1"
+    patience: int = Field(1, ge=1)
+    threshold: float = Field(0.0, ge=0, description="minimum improvement in ROUGE points")
+
+
+class LoraConfig(_Config):
+    """Low-rank adapters (peft) instead of full fine-tuning."""
+
+    enabled: bool = False
+    r: int = Field(8, gt=0)
+    alpha: int = Field(16, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = Field(None, description="None: peft's default for the architecture")
+
+
+class DeepSpeedConfig(_Config):
+    """DeepSpeed ZeRO; needs the deepspeed package and a GPU."""
+
+    enabled: bool = False
+    stage: Literal[0, 1, 2, 3] = 2
+    offload_optimizer: bool = False
+    offload_params: bool = False
+
+
+class StrategiesConfig(_Config):
+    """The efficiency strategies, each a switch recorded with the run."""
+
+    precision: Literal["fp32", "tf32", "fp16", "bf16"] = "fp32"
+    freeze: Literal["none", "embeddings", "encoder", "both"] = "none"
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    group_by_length: bool = False
+    optimizer: Literal["adamw", "adafactor"] = "adamw"
+    batch_size: int | Literal["auto"] = 8
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    gradient_checkpointing: bool = False
+    torch_compile: bool = False
+    deepspeed: DeepSpeedConfig = Field(default_factory=DeepSpeedConfig)
+    fp16_unsafe: Literal["warn", "refuse"] = Field(
+        "refuse", description="what to do when fp16 is asked for a model family known to overflow in fp16"
+    )
+
+    @model_validator(mode="after")
+    def _batch_size_positive(self) -> StrategiesConfig:
+        if isinstance(self.batch_size, int) and self.batch_size < 1:
+            raise ValueError("batch_size must be a positive integer or 'auto'")
+        return self
+
+
+class TrainConfig(_Config):
+    """Optimisation and evaluation schedule."""
+
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="overrides epochs when set")
+    learning_rate: float = Field(2e-4, gt=0)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    seed: int = 42
+    eval_strategy: Literal["epoch", "steps", "no"] = "epoch"
+    eval_steps: int | None = Field(None, gt=0)
+    eval_batch_size: int = Field(32, gt=0)
+    save_checkpoints: bool = Field(True, description="keep the last Trainer checkpoint (needed for --resume)")
+    run_test: bool = Field(False, description="also generate and score the test split after training")
+    threads: int | None = Field(None, gt=0, description="torch CPU threads; None: torch's default")
+
+    @model_validator(mode="after")
+    def _steps_need_eval_steps(self) -> TrainConfig:
+        if self.eval_strategy == "steps" and self.eval_steps is None:
+            raise ValueError("eval_strategy 'steps' needs train.eval_steps")
+        return self
+
+
+class GenerateConfig(_Config):
+    """Decoding for the ROUGE evaluation."""
+
+    num_beams: int = Field(1, ge=1)
+    min_new_tokens: int = Field(0, ge=0)
+    max_new_tokens: int = Field(64, gt=0)
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = Field(0, ge=0)
+
+
+class SiteConfig(_Config):
+    """Where the run happens, for the carbon and cost accounting."""
+
+    location: str | None = Field(None, description="country code or 'provider:region'; None: detect or default")
+    pue: float | None = Field(None, ge=1.0)
+    sku: str | None = Field(None, description="cloud instance type, for the cost in $")
+
+
+class LedgerConfig(_Config):
+    """Where runs are recorded."""
+
+    tracking_uri: str | None = Field(None, description="None: sqlite:///greentune-runs/mlflow.db")
+    experiment: str = "greentune"
+    run_name: str | None = None
+
+
+class ExperimentSpec(_Config):
+    """One fine-tuning experiment."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    strategies: StrategiesConfig = Field(default_factory=StrategiesConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_eval(self) -> ExperimentSpec:
+        if self.strategies.early_stopping.enabled and self.train.eval_strategy == "no":
+            raise ValueError("strategies.early_stopping needs train.eval_strategy 'epoch' or 'steps'")
+        return self
+
+    def run_name(self) -> str:
+        """The ledger run name: the one given, or model + switched-on strategies."""
+        if self.ledger.run_name:
+            return self.ledger.run_name
+        return f"{Path(self.model.name).name}-{strategy_label(self.strategies)}"
+
+
+def strategy_label(strategies: StrategiesConfig) -> str:
+    """A short name for the strategies that differ from the defaults, e.g. 'freeze-embeddings+early-stop'."""
+    parts: list[str] = []
+    if strategies.precision != "fp32":
+        parts.append(strategies.precision)
+    if strategies.freeze != "none":
+        parts.append(f"freeze-{strategies.freeze}")
+    if strategies.lora.enabled:
+        parts.append(f"lora-r{strategies.lora.r}")
+    if strategies.early_stopping.enabled:
+        parts.append("early-stop")
+    if strategies.group_by_length:
+        parts.append("group-by-length")
+    if strategies.optimizer != "adamw":
+        parts.append(strategies.optimizer)
+    if strategies.batch_size == "auto":
+        parts.append("auto-batch")
+    if strategies.gradient_accumulation_steps > 1:
+        parts.append(f"accum{strategies.gradient_accumulation_steps}")
+    if strategies.gradient_checkpointing:
+        parts.append("grad-ckpt")
+    if strategies.torch_compile:
+        parts.append("compile")
+    if strategies.deepspeed.enabled:
+        parts.append(f"zero{strategies.deepspeed.stage}")
+    return "+".join(parts) or "baseline"
+
+
+def load_spec(path: Path | None, overrides: list[str] | None = None) -> ExperimentSpec:
+    """Read a YAML spec (None: all defaults), apply `key=value` overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise GreentuneError(f"spec file {path} not found; give the path of a YAML spec")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise GreentuneError(f"{path} is not valid YAML ({str(error).splitlines()[0]}); fix the file") from None
+        if not isinstance(raw, dict):
+            raise GreentuneError(f"{path} must hold a mapping of sections (model, data, strategies, ...)")
+    for override in overrides or []:
+        raw = apply_override(raw, override)
+    return validate_spec(raw, origin=str(path) if path else "spec")
+
+
+def validate_spec(raw: dict[str, Any], origin: str = "spec") -> ExperimentSpec:
+    """Validate a spec mapping; the first problem becomes one GreentuneError line."""
+    try:
+        return ExperimentSpec.model_validate(raw)
+    except ValidationError as error:
+        raise GreentuneError(f"{origin}: {describe_validation_error(error)}") from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first invalid key and what is expected there."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "spec"
+    count = error.error_count()
+    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{where}'; check its spelling against the spec sections{more}"
+    return f"{where}: {first['msg']}{more}"
+
+
+def apply_override(raw: dict[str, Any], override: str) -> dict[str, Any]:
+    """Return a copy of `raw` with `dotted.key=value` set; the value is parsed as YAML."""
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise GreentuneError(f"--set '{override}' must look like key=value, e.g. strategies.precision=bf16")
+    value = yaml.safe_load(text) if text.strip() else None
+    updated = _deep_copy(raw)
+    node = updated
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise GreentuneError(f"--set {key}: '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+    return updated
+
+
+def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deep_copy(value) if isinstance(value, dict) else value for key, value in raw.items()}
+
+
+def flatten(spec: ExperimentSpec) -> dict[str, str]:
+    """The spec as dotted keys → strings, for MLflow params."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, child)
+        else:
+            flat[prefix] = str(value)
+
+    walk("", spec.model_dump(mode="json"))
+    return flat
