@@ -1,7 +1,80 @@
-"""`greentune report` — placeholder until its issue lands."""
+"""`greentune report` (compare runs: HTML page, Markdown or JSON) and `greentune card RUN` (model card)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.console import Console
+
+from greentune.errors import GreentuneError
+
+SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".json": "json", ".html": "html", ".htm": "html"}
+DEFAULT_HTML_OUT = Path("report.html")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to the app."""
+    """Add `report` and `card` to the app."""
+    app.command("report")(report)
+    app.command("card")(card)
+
+
+def report(
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="File to write; default report.html for html, stdout for md/json."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="html | md | json; default from --out's suffix, else html."
+    ),
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only runs of this MLflow experiment."),
+    runs: str | None = typer.Option(
+        None, "--runs", help="Comma-separated run names or ids; shell wildcards allowed, e.g. 'baseline,freeze-*'."
+    ),
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="Run id or name to compare against; default: the run named 'baseline'."
+    ),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
+    rouge_tolerance: float = typer.Option(
+        1.0, "--rouge-tolerance", help="ROUGE-1 points a strategy may lose and still be recommended."
+    ),
+) -> None:
+    """Compare runs from the ledger: tables, deltas, Pareto plots, region what-if, recommendation."""
+    from greentune.report.build import build_report
+    from greentune.report.load import read_ledger, select_runs
+    from greentune.report.write import render, write_text
+
+    chosen_format = _format(fmt, out)
+    records, notes = select_runs(read_ledger(tracking_uri, experiment), runs)
+    built = build_report(records, baseline, notes, rouge_tolerance)
+    errors = Console(stderr=True)
+    for note in built.notes:
+        errors.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    text = render(built, records, chosen_format)
+    if out is None and chosen_format != "html":
+        typer.echo(text, nl=False)
+        return
+    path = write_text(text, out or DEFAULT_HTML_OUT)
+    typer.echo(f"report written to {path.resolve()} ({len(built.runs)} runs)")
+
+
+def _format(fmt: str | None, out: Path | None) -> str:
+    if fmt is None:
+        return SUFFIX_FORMATS.get(out.suffix.lower(), "html") if out is not None else "html"
+    if fmt not in ("html", "md", "json"):
+        raise GreentuneError(f"unknown --format '{fmt}'; choose html, md or json")
+    return fmt
+
+
+def card(
+    run: str = typer.Argument(..., help="Run id or run name (the latest run of that name)."),
+    out: Path = typer.Option(Path("README.md"), "--out", "-o", help="Model card to write or update."),
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Look the run up in this experiment."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
+) -> None:
+    """Write a Hugging Face model card with co2_eq_emissions (grams) and a footprint section; merges into an existing card."""
+    from greentune.report.card import write_card
+    from greentune.report.load import read_ledger, require_run
+
+    record = require_run(read_ledger(tracking_uri, experiment), run)
+    path = write_card(record, out)
+    typer.echo(f"model card for run '{record.run_name}' written to {path.resolve()}")

@@ -1,0 +1,132 @@
+"""A Hugging Face model card for one run: `co2_eq_emissions` metadata plus a readable footprint section.
+
+`huggingface_hub.ModelCard` reads and writes the card, so an existing card
+keeps its metadata and text; only `co2_eq_emissions` and the section between
+the greentune markers are replaced. Emissions go in **grams**, as the Hub's
+card specification asks, and are checked against energy × PUE × intensity
+before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from greentune.errors import GreentuneError
+from greentune.ledger import RunRecord
+from greentune.report import fmt
+from greentune.report.metrics import ROUGE_KEYS, ROUGE_LABELS, energy_by_component_kwh, component_sources, flatten, rouge_points
+
+SECTION_START = "<!-- greentune:footprint:start -->"
+SECTION_END = "<!-- greentune:footprint:end -->"
+TRAINING_TYPE = "fine-tuning"
+# Emissions within this factor of energy × PUE × intensity are plausible grams;
+# a card in kilograms would be off by 1000.
+MAGNITUDE_TOLERANCE = 2.0
+
+
+def check_grams(record: RunRecord) -> None:
+    """Refuse a run whose gCO2eq does not match its kWh × PUE × gCO2eq/kWh (e.g. kg stored as g)."""
+    expected_g = record.energy_kwh * record.pue * record.intensity_gco2eq_per_kwh
+    if expected_g <= 0 or record.emissions_gco2eq <= 0:
+        return
+    ratio = record.emissions_gco2eq / expected_g
+    if not 1 / MAGNITUDE_TOLERANCE <= ratio <= MAGNITUDE_TOLERANCE:
+        raise GreentuneError(
+            f"run '{record.run_name}' records {record.emissions_gco2eq:.4g} gCO2eq, but its "
+            f"{record.energy_kwh:.4g} kWh × PUE {record.pue:g} × {record.intensity_gco2eq_per_kwh:.4g} gCO2eq/kWh "
+            f"is {expected_g:.4g} g; its accounting is off (kg instead of g?), so no card was written"
+        )
+
+
+def co2_eq_emissions(record: RunRecord) -> dict[str, Any]:
+    """The card's `co2_eq_emissions` block, emissions in grams."""
+    check_grams(record)
+    return {
+        "emissions": float(f"{record.emissions_gco2eq:.6g}"),
+        "source": _source(record),
+        "training_type": TRAINING_TYPE,
+        "geographical_location": record.location,
+        "hardware_used": record.hardware,
+    }
+
+
+def _source(record: RunRecord) -> str:
+    from greentune import __version__
+
+    inputs = "; ".join(
+        f"{item.get('name', 'input')}: {item['source']}" + (f" ({item['year']})" if item.get("year") else "")
+        for item in record.accounting_inputs
+        if item.get("source")
+    )
+    text = f"greentune {__version__}, {record.energy_source} energy × PUE × grid intensity"
+    return f"{text}; {inputs}" if inputs else text
+
+
+def footprint_section(record: RunRecord) -> str:
+    """The Markdown section between the greentune markers."""
+    sources = component_sources(record)
+    components = ", ".join(
+        f"{kind} {fmt.sig(kwh)} kWh ({sources[kind]})" for kind, kwh in energy_by_component_kwh(record).items()
+    )
+    rouge = " / ".join(fmt.fixed(rouge_points(record, key), 2) for key in ROUGE_KEYS)
+    strategies = ", ".join(f"{key}={value}" for key, value in flatten(record.strategies).items()) or fmt.MISSING
+    rows = [
+        ("Emissions", f"{fmt.sig(record.emissions_gco2eq)} gCO2eq (operational: energy × PUE × grid intensity)"),
+        ("Energy", f"{fmt.sig(record.energy_kwh)} kWh, {record.energy_source}" + (f": {components}" if components else "")),
+        ("Duration", fmt.duration(record.duration_s)),
+        ("Hardware", record.hardware),
+        ("Location", f"{record.location}, {fmt.sig(record.intensity_gco2eq_per_kwh)} gCO2eq/kWh, PUE {record.pue:g}"),
+        ("Cost", fmt.money(record.cost_usd)),
+        ("Embodied emissions", f"{fmt.sig(record.embodied_gco2eq)} gCO2eq" if record.embodied_gco2eq is not None else fmt.MISSING),
+        ("Strategies", strategies),
+        (" / ".join(ROUGE_LABELS[key] for key in ROUGE_KEYS) + " (validation)", rouge),
+    ]
+    lines = [
+        SECTION_START,
+        "## Training footprint",
+        "",
+        f"Measured by greentune for run `{record.run_name}` (`{record.run_id}`, {record.status.lower()}, "
+        f"started {record.start_time}): {record.model_name} fine-tuned on {record.dataset_name}.",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+    ]
+    cited = [item for item in record.accounting_inputs if item.get("source")]
+    if cited:
+        lines += ["", "Accounting inputs:", ""]
+        lines += [
+            f"- {item.get('name', 'input')}: {item.get('value', '')} ({item['source']}"
+            + (f", {item['year']})" if item.get("year") else ")")
+            for item in cited
+        ]
+    lines.append(SECTION_END)
+    return "\n".join(lines)
+
+
+def write_card(record: RunRecord, out_path: str | Path) -> Path:
+    """Write or update the model card at `out_path`; existing metadata and text are kept."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    from greentune.report.write import write_text
+
+    path = Path(out_path)
+    emissions = co2_eq_emissions(record)
+    section = footprint_section(record)
+    if path.is_file():
+        card = ModelCard.load(path)
+        card.text = _merge_section(card.text, section)
+    else:
+        data = ModelCardData(pipeline_tag="summarization", tags=["summarization", "greentune"])
+        card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {record.run_name}\n\n{section}\n")
+    card.data.co2_eq_emissions = emissions
+    return write_text(str(card), path)
+
+
+def _merge_section(text: str, section: str) -> str:
+    """Replace the greentune section of `text`, or append it."""
+    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    if start != -1 and end > start:
+        return text[:start] + section + text[end + len(SECTION_END) :]
+    return text.rstrip() + "\n\n" + section + "\n"

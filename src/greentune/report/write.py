@@ -1,0 +1,53 @@
+"""Render a report in one format and write it to a file: the entry point for the CLI and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from greentune.errors import GreentuneError
+from greentune.ledger import RunRecord
+from greentune.report.build import Report, build_report
+from greentune.report.recommend import DEFAULT_ROUGE_TOLERANCE_POINTS
+from greentune.report.timeline import read_timeline
+
+Format = Literal["html", "md", "json"]
+FORMATS: tuple[Format, ...] = ("html", "md", "json")
+
+
+def render(report: Report, records: list[RunRecord], fmt: Format) -> str:
+    """`report` as an HTML page, Markdown or JSON; the HTML reads each run's meter log for its timeline."""
+    if fmt == "json":
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt == "md":
+        from greentune.report.markdown import render_markdown
+
+        return render_markdown(report)
+    from greentune.report.html import render_html
+
+    timelines = {r.run_id: timeline for r in records if (timeline := read_timeline(r.artifact_dir)) is not None}
+    return render_html(report, timelines)
+
+
+def write_text(text: str, out_path: Path) -> Path:
+    """Write `text` to `out_path` (creating its folder); an unwritable path is a one-line GreentuneError."""
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise GreentuneError(f"cannot write {out_path}: {error.strerror or error}; choose another --out") from None
+    return out_path
+
+
+def write_report(
+    records: list[RunRecord],
+    out_path: str | Path,
+    baseline: str | None = None,
+    fmt: Format = "html",
+    notes: list[str] | None = None,
+    rouge_tolerance_points: float = DEFAULT_ROUGE_TOLERANCE_POINTS,
+) -> Path:
+    """Compare `records` against `baseline` (run id or name; default: the run named 'baseline')
+    and write the report to `out_path`. Returns the path written."""
+    report = build_report(records, baseline, notes, rouge_tolerance_points)
+    return write_text(render(report, records, fmt), Path(out_path))
