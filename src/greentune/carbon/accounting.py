@@ -1,0 +1,187 @@
+"""Energy in, grams and dollars out: the accounting of one job at one site.
+
+Operational emissions O = E × PUE × I (energy in kWh, PUE, intensity in
+gCO2eq/kWh); embodied M as in the SCI specification (`embodied.py`); cost =
+hours × price × instances. `account` is a pure function: it returns an
+`Accounting` that lists every input, whether it was measured or estimated,
+and the data rows (source, year) it used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from greentune.carbon.cost import cost_usd, instances_for
+from greentune.carbon.embodied import embodied_gco2eq, lifetime_s
+from greentune.carbon.hardware import embodied_citation, lookup_hardware
+from greentune.carbon.intensity import Site
+from greentune.carbon.prices import regional_price
+from greentune.carbon.tables import DataRow, require_positive
+from greentune.errors import GreentuneError
+
+Origin = Literal["measured", "estimated"]
+
+
+@dataclass(frozen=True)
+class Input:
+    """One figure a result was computed from, with its unit, citation and origin."""
+
+    name: str
+    value: float | str
+    unit: str
+    source: str
+    year: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """The footprint of one job. Energies in kWh, emissions in gCO2eq, cost in USD, duration in s.
+
+    `energy_kwh` is the IT energy given (devices); `grid_energy_kwh` = energy × PUE
+    is what the grid supplied; `emissions_gco2eq` is operational (grid energy ×
+    intensity); `embodied_gco2eq` is the SCI M term, None when not asked or not
+    published; `cost_usd` is None without a SKU or without a matching price.
+    """
+
+    energy_kwh: float
+    grid_energy_kwh: float
+    duration_s: float
+    emissions_gco2eq: float
+    embodied_gco2eq: float | None
+    cost_usd: float | None
+    intensity_gco2eq_per_kwh: float
+    pue: float
+    location: str
+    location_name: str
+    is_default_location: bool
+    inputs: tuple[Input, ...]
+    rows: tuple[DataRow, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_gco2eq(self) -> float:
+        """Operational plus embodied emissions."""
+        return self.emissions_gco2eq + (self.embodied_gco2eq or 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return asdict(self)
+
+
+def _require_energy(energy_kwh: float) -> float:
+    if not isinstance(energy_kwh, (int, float)) or math.isnan(energy_kwh) or math.isinf(energy_kwh) or energy_kwh < 0:
+        raise GreentuneError(f"energy must be a finite number ≥ 0, got {energy_kwh!r} kWh")
+    return float(energy_kwh)
+
+
+def _embodied(
+    hardware_name: str,
+    duration_s: float,
+    count: int,
+    embodied_kgco2e: float | None,
+    lifetime_years: float | None,
+) -> tuple[float | None, list[Input], list[DataRow], list[str]]:
+    hardware = lookup_hardware(hardware_name)
+    total_kg = embodied_kgco2e if embodied_kgco2e is not None else hardware.embodied_kgco2e
+    years = lifetime_years if lifetime_years is not None else hardware.lifetime_years
+    if total_kg is None:
+        return None, [], [], [f"no published embodied figure for {hardware.name}; give embodied_kgco2e (CLI: --embodied-kg)"]
+    if years is None:
+        raise GreentuneError(f"no published lifetime for {hardware.name}; give lifetime_years (CLI: --lifetime-years)")
+    te_source = "given by the user" if embodied_kgco2e is not None else hardware.embodied_source
+    el_source = "given by the user" if lifetime_years is not None else hardware.embodied_source
+    devices = hardware.devices
+    if count <= devices:
+        grams = embodied_gco2eq(total_kg, duration_s, lifetime_s(years), count, devices)
+    else:
+        grams = embodied_gco2eq(total_kg, duration_s, lifetime_s(years)) * count / devices
+    inputs = [
+        Input("embodied emissions TE", total_kg, "kgCO2eq", te_source, hardware.year if embodied_kgco2e is None else "", "estimated"),
+        Input("expected lifetime EL", years, "years", el_source, hardware.year if lifetime_years is None else "", "estimated"),
+        Input("time reserved TiR", duration_s, "s", "job duration", "", "measured"),
+        Input("resources reserved RR / total ToR", f"{count} / {devices}", "devices", hardware.name, "", "estimated"),
+    ]
+    rows = [embodied_citation(hardware)] if embodied_kgco2e is None else []
+    return grams, inputs, rows, []
+
+
+def account(
+    energy_kwh: float,
+    duration_s: float,
+    site: Site,
+    *,
+    energy_source: Origin = "measured",
+    count: int = 1,
+    pricing: str = "on_demand",
+    embodied_hardware: str | None = None,
+    embodied_kgco2e: float | None = None,
+    lifetime_years: float | None = None,
+) -> Accounting:
+    """Account `energy_kwh` (IT energy) used over `duration_s` at `site`.
+
+    `count` is the number of devices used: instances billed = ⌈count ÷ devices
+    per instance of the SKU⌉, and embodied resources reserved = count devices
+    of `embodied_hardware` (a row of accelerators.csv; `embodied_kgco2e` and
+    `lifetime_years` replace its published figures). `pricing` is on_demand,
+    spot or low_priority.
+    """
+    energy = _require_energy(energy_kwh)
+    duration = require_positive("duration", duration_s, "s")
+    if not isinstance(count, int) or count < 1:
+        raise GreentuneError(f"count must be a whole number ≥ 1, got {count!r}")
+    grid_energy = energy * site.pue
+    emissions = grid_energy * site.intensity_gco2eq_per_kwh
+    inputs = [
+        Input("energy", energy, "kWh", "meter" if energy_source == "measured" else "estimate", "", energy_source),
+        Input("duration", duration, "s", "meter" if energy_source == "measured" else "estimate", "", energy_source),
+        Input("PUE", site.pue, "ratio", site.pue_source, site.pue_year, "estimated"),
+        Input("grid intensity", site.intensity_gco2eq_per_kwh, "gCO2eq/kWh", site.intensity_source, site.intensity_year, "estimated"),
+    ]
+    rows = list(site.rows)
+    notes = [site.note] if site.note else []
+
+    cost = None
+    if site.sku:
+        price = regional_price(list(site.sku_prices), site.region, pricing)
+        if price is None:
+            regions = sorted({p.region or "any region" for p in site.sku_prices if p.pricing == pricing})
+            have = f"prices exist for: {', '.join(regions)}" if regions else f"no {pricing} price is published for it"
+            notes.append(f"no {pricing} price for {site.sku} in {site.region or 'this location'} ({have}); add one with --prices FILE")
+        else:
+            instances = instances_for(count, price.accelerator_count)
+            cost = cost_usd(duration / 3600.0, price.usd_per_hour, instances)
+            inputs.append(Input(f"price of {price.sku} ({price.pricing}, {price.region or 'region not stated'})",
+                                price.usd_per_hour, "USD/h", price.source, f"{price.year} (price date {price.date})", "estimated"))
+            inputs.append(Input("instances billed", instances, "instances",
+                                f"{count} device(s) on {price.accelerator_count or count} per instance", "", "estimated"))
+            rows.append(price.data_row())
+            if site.region and not price.region:
+                notes.append(f"the price of {price.sku} has no region; used it for {site.region}")
+
+    embodied = None
+    if embodied_hardware is not None:
+        embodied, embodied_inputs, embodied_rows, embodied_notes = _embodied(
+            embodied_hardware, duration, count, embodied_kgco2e, lifetime_years)
+        inputs += embodied_inputs
+        rows += embodied_rows
+        notes += embodied_notes
+
+    return Accounting(
+        energy_kwh=energy,
+        grid_energy_kwh=grid_energy,
+        duration_s=duration,
+        emissions_gco2eq=emissions,
+        embodied_gco2eq=embodied,
+        cost_usd=cost,
+        intensity_gco2eq_per_kwh=site.intensity_gco2eq_per_kwh,
+        pue=site.pue,
+        location=site.location,
+        location_name=site.name,
+        is_default_location=site.is_default,
+        inputs=tuple(inputs),
+        rows=tuple(rows),
+        notes=tuple(notes),
+    )
