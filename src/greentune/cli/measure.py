@@ -1,7 +1,164 @@
-"""`greentune measure` — placeholder until its issue lands."""
+"""`greentune measure -- CMD ARGS…`: run a command and measure the machine's time and energy meanwhile.
+
+The command runs as a child process; its exit code becomes ours (128+N when
+it dies of signal N). Ctrl-C (SIGINT) and SIGTERM are forwarded to it, and
+whatever was measured until it exits is still written: ``meter.jsonl`` and
+CodeCarbon's ``emissions.csv`` in the output folder. With ``--json`` exactly
+one JSON object goes to stdout and the child's stdout goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperCommand
+
+from greentune.errors import GreentuneError
+
+USAGE = "greentune measure [--interval-ms N] [--output DIR] [--json] -- CMD ARGS…"
+WINDOW = "command"
+# typer vendors its own click; its public BadParameter leads to the UsageError class it raises
+_UsageError = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
+
+
+class _OneLineUsageErrors(TyperCommand):
+    """Turn click's multi-line usage errors into a GreentuneError, which the app prints as one line."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as error:
+            raise GreentuneError(f"{error.format_message()}; usage: {USAGE}") from error
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to the app."""
+    """Add `greentune measure`."""
+    app.command("measure", cls=_OneLineUsageErrors, help=f"Run a command and measure time and energy: {USAGE}")(
+        measure
+    )
+
+
+def measure(
+    command: list[str] | None = typer.Argument(None, metavar="-- CMD ARGS…", help="The command to run, after --."),
+    interval_ms: int = typer.Option(100, "--interval-ms", min=1, help="Sampling period in milliseconds."),
+    output: Path | None = typer.Option(
+        None, "--output", help="Folder for meter.jsonl and emissions.csv (default: ./greentune-runs/measure-<time>-<pid>/)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else."),
+) -> None:
+    """Run CMD as a child process, measure the machine meanwhile, exit with CMD's exit code."""
+    if not command:
+        raise GreentuneError(f"no command given; usage: {USAGE}")
+    executable = _resolve(command[0])
+    default_dir = Path("greentune-runs") / f"measure-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    output_dir = _prepare_output(output or default_dir)
+
+    from greentune.meter import Meter, write_codecarbon_csv
+
+    meter = Meter(interval_ms=interval_ms, log_path=output_dir / "meter.jsonl")
+    forwarder = _SignalForwarder()
+    forwarder.install()  # before meter.start(), so the meter's SIGTERM handler chains to ours
+    try:
+        meter.start()
+        meter.begin_window(WINDOW)
+        try:
+            child = subprocess.Popen([executable, *command[1:]], stdout=sys.stderr if json_output else None)
+        except OSError as error:
+            meter.stop()
+            raise GreentuneError(f"cannot run {command[0]}: {error.strerror}") from error
+        forwarder.child = child
+        returncode = child.wait()
+        measurement = meter.end_window(WINDOW)
+        meter.stop()
+    finally:
+        forwarder.remove()
+    csv_path = write_codecarbon_csv(output_dir / "emissions.csv", [measurement], hardware=meter.hardware)
+    exit_code = returncode if returncode >= 0 else 128 - returncode
+    summary = {
+        "command": command,
+        "exit_code": exit_code,
+        **measurement.to_dict(),
+        "log_path": str(meter.log_path),
+        "csv_path": str(csv_path),
+    }
+    if json_output:
+        typer.echo(json.dumps(summary))
+    else:
+        _print_summary(summary)
+    raise typer.Exit(exit_code)
+
+
+class _SignalForwarder:
+    """Pass SIGINT and SIGTERM on to the child instead of dying, so the measurement can be written."""
+
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._forward)
+
+    def remove(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _forward(self, signum: int, frame: object) -> None:
+        if self.child is not None and self.child.poll() is None:
+            try:
+                self.child.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+
+def _resolve(program: str) -> str:
+    """The executable's path, or a one-line error when there is none."""
+    found = shutil.which(program)
+    if found is None:
+        raise GreentuneError(f"command not found: {program}")
+    return found
+
+
+def _prepare_output(output_dir: Path) -> Path:
+    """Create the output folder and make sure we can write there, before the command starts."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / ".greentune-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise GreentuneError(
+            f"cannot write to output folder {output_dir}: {error.strerror}; pass --output DIR with a writable folder"
+        ) from error
+    return output_dir
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    """Duration, energy by component with its source, average and peak power, and the files written."""
+    console = Console(soft_wrap=True)
+    console.print(
+        f"[bold]{' '.join(summary['command'])}[/bold] exited {summary['exit_code']} · "
+        f"{summary['duration_s']:.2f} s · {summary['energy_j']:.1f} J ({summary['energy_kwh']:.3g} kWh) · "
+        f"avg {summary['avg_power_w']:.1f} W · peak {summary['peak_power_w']:.1f} W",
+        highlight=False,
+    )
+    table = Table("component", "source", "energy (J)", "energy (kWh)", "avg power (W)")
+    for component in summary["components"]:
+        average_w = component["energy_j"] / summary["duration_s"] if summary["duration_s"] > 0 else 0.0
+        tag = "[green]measured[/green]" if component["source"] == "measured" else "[yellow]estimated[/yellow]"
+        table.add_row(
+            component["name"], tag, f"{component['energy_j']:.2f}", f"{component['energy_kwh']:.3g}", f"{average_w:.1f}"
+        )
+    console.print(table)
+    console.print(f"log: {summary['log_path']}  csv: {summary['csv_path']}", highlight=False)

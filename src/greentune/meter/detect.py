@@ -1,0 +1,53 @@
+"""Find the sensors of this machine, and say why each missing one is missing.
+
+Measured sources win; the host model estimates only what they leave open:
+the CPU when no RAPL package zone is readable, the RAM when no RAPL dram zone
+is. A RAPL tree that exists but cannot be read is the one case worth a
+warning (once per process): the numbers could be measured, but are estimated.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from greentune.meter import host, nvml, rapl
+from greentune.meter.distributed import local_rank, measures_node
+from greentune.meter.sensor import Detection, Sensor
+
+logger = logging.getLogger("greentune.meter")
+_warned_rapl_permission = False
+
+
+def detect_sensors(powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None) -> list[Detection]:
+    """NVML, RAPL and host detections, in that order; ``pid`` roots the RSS process tree.
+
+    In a distributed job, ranks other than local rank 0 get no sensors (see
+    `greentune.meter.distributed`), and the detections say so.
+    """
+    if not measures_node():
+        detail = f"local rank {local_rank()}: local rank 0 measures this node"
+        return [Detection(name, None, detail) for name in ("nvml", "rapl", "host")]
+    gpu = nvml.detect()
+    cpu = rapl.detect(powercap_root)
+    kinds = {component.kind for component in cpu.sensor.components} if cpu.sensor else set()
+    if cpu.warn:
+        _warn_rapl_permission(cpu)
+    return [gpu, cpu, host.detect(estimate_cpu="cpu" not in kinds, estimate_ram="ram" not in kinds, pid=pid)]
+
+
+def autodetect(powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None) -> list[Sensor]:
+    """The sensors found by `detect_sensors`."""
+    return [detection.sensor for detection in detect_sensors(powercap_root, pid) if detection.sensor is not None]
+
+
+def _warn_rapl_permission(detection: Detection) -> None:
+    """One warning per process: RAPL is there but unreadable, so CPU/RAM are estimated."""
+    global _warned_rapl_permission
+    if not _warned_rapl_permission:
+        _warned_rapl_permission = True
+        logger.warning(
+            "greentune: %s — CPU and RAM energy will be ESTIMATED from TDP × utilisation. To measure: %s",
+            detection.detail,
+            detection.advice,
+        )

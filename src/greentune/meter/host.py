@@ -1,0 +1,218 @@
+"""CPU utilisation and memory through psutil, and *estimated* CPU and RAM power.
+
+Used where nothing measures the CPU or the RAM (no RAPL, RAPL not readable,
+no dram zone). The power model is the one of Green Algorithms (Lannelongue,
+Grealey & Inouye, Advanced Science 2021, doi:10.1002/advs.202100707):
+
+    cpu_power_w = tdp_w / cores × visible_cores × utilisation
+    ram_power_w = power_w_per_gb × memory_in_use_gb
+
+- ``tdp_w`` and ``cores`` come from ``data/cpu_tdp.csv``, matched to the CPU
+  model string in ``/proc/cpuinfo``; an unknown model uses the row named
+  ``generic`` (its cores are unknown, so the whole package counts as visible).
+- ``visible_cores`` is psutil's physical core count, capped at ``cores``, so a
+  2-vCPU slice of a 96-core server is charged 2/96 of the package TDP.
+- ``utilisation`` is the machine-wide CPU utilisation over each sampling
+  interval (``psutil.cpu_percent``). The model is linear with no idle floor,
+  as in Green Algorithms; CodeCarbon 3.x instead uses a cubic curve with a
+  10 % floor, so our figures run lower on idle machines.
+- ``power_w_per_gb`` comes from ``data/ram_power.csv``; memory in use is the
+  machine's (total − available), like RAPL's dram domain measures all DRAM.
+
+Energy is this power times each sampling interval (utilisation is an average
+over the interval, so the rectangle rule is exact for the model). Peak RAM
+reported in measurements is the RSS of the process tree rooted at ``pid``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from greentune.meter.sensor import Component, Detection, Reading
+
+GENERIC_CPU = "generic"
+_BYTES_PER_GB = 1e9
+_NOISE = re.compile(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|\d+-core|@.*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CpuTdp:
+    """One row of data/cpu_tdp.csv."""
+
+    name: str
+    vendor: str
+    tdp_w: float
+    cores: int | None
+    source: str
+    year: int
+
+
+def read_cpu_tdp_table() -> list[CpuTdp]:
+    """All rows of data/cpu_tdp.csv."""
+    rows = _read_data_csv("cpu_tdp.csv")
+    return [
+        CpuTdp(
+            name=row["name"],
+            vendor=row["vendor"],
+            tdp_w=float(row["tdp_w"]),
+            cores=int(row["cores"]) if row["cores"] else None,
+            source=row["source"],
+            year=int(row["year"]),
+        )
+        for row in rows
+    ]
+
+
+def match_cpu_tdp(model_name: str, table: list[CpuTdp]) -> CpuTdp:
+    """The row whose name is the longest run of whole words in ``model_name``; else ``generic``.
+
+    Trademark signs, "CPU", "Processor", "NN-Core" and the clock suffix are
+    ignored, so "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.0GHz" finds
+    "Intel Xeon Platinum 8480+" and "AMD EPYC 7B13 64-Core Processor" finds
+    "AMD EPYC 7B13" rather than the bare "AMD EPYC".
+    """
+    model_words = _words(model_name)
+    matches = [row for row in table if row.name != GENERIC_CPU and _contains_run(model_words, _words(row.name))]
+    if matches:
+        return max(matches, key=lambda row: len(_words(row.name)))
+    return next(row for row in table if row.name == GENERIC_CPU)
+
+
+def cpu_model_name(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
+    """The ``model name`` line of /proc/cpuinfo, or platform's processor string, or "unknown"."""
+    try:
+        for line in cpuinfo_path.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
+def ram_power_w_per_gb() -> tuple[float, str]:
+    """Watts per GB of memory in use, and the source it comes from (data/ram_power.csv)."""
+    row = _read_data_csv("ram_power.csv")[0]
+    return float(row["power_w_per_gb"]), f"{row['source']} ({row['year']})"
+
+
+def process_tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, bytes (processes that vanish are skipped)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+class HostSensor:
+    """Machine CPU utilisation and process-tree RSS; estimated ``cpu`` and ``ram`` energy on request."""
+
+    name = "host"
+
+    def __init__(self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> None:
+        """Estimate the components that nothing else measures; ``pid`` roots the RSS tree (default: this process)."""
+        self.pid = os.getpid() if pid is None else pid
+        self.cpu_model = cpu_model_name()
+        self.cpu_tdp = match_cpu_tdp(self.cpu_model, read_cpu_tdp_table())
+        physical_cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+        self.visible_cores = physical_cores if self.cpu_tdp.cores is None else min(physical_cores, self.cpu_tdp.cores)
+        self.ram_w_per_gb, self.ram_source = ram_power_w_per_gb()
+        self.components: list[Component] = []
+        if estimate_cpu:
+            self.components.append(Component("cpu", "cpu", "estimated"))
+        if estimate_ram:
+            self.components.append(Component("ram", "ram", "estimated"))
+        self._energy_j = {component.name: 0.0 for component in self.components}
+        self._last_s: float | None = None
+        psutil.cpu_percent(interval=None)  # starts psutil's utilisation interval
+
+    def cpu_power_w(self, util_pct: float) -> float:
+        """Estimated CPU power at a machine utilisation (Green Algorithms model, see module docstring)."""
+        cores = self.cpu_tdp.cores or self.visible_cores
+        return self.cpu_tdp.tdp_w / cores * self.visible_cores * util_pct / 100.0
+
+    def ram_power_w(self, used_bytes: int) -> float:
+        """Estimated RAM power for memory in use."""
+        return self.ram_w_per_gb * used_bytes / _BYTES_PER_GB
+
+    def read(self, now_s: float) -> Reading:
+        """Utilisation since the previous read, RSS, and the estimated energy so far."""
+        util_pct = psutil.cpu_percent(interval=None)
+        memory = psutil.virtual_memory()
+        power_w: dict[str, float] = {}
+        if "cpu" in self._energy_j:
+            power_w["cpu"] = self.cpu_power_w(util_pct)
+        if "ram" in self._energy_j:
+            power_w["ram"] = self.ram_power_w(memory.total - memory.available)
+        if self._last_s is not None:
+            interval_s = max(now_s - self._last_s, 0.0)
+            for name, watts in power_w.items():
+                self._energy_j[name] += watts * interval_s
+        self._last_s = now_s
+        return Reading(
+            energy_j=dict(self._energy_j),
+            power_w=power_w,
+            util_pct={"cpu": util_pct},
+            memory_bytes={"ram": process_tree_rss_bytes(self.pid)},
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """CPU model, the TDP row used, and the power models' sources."""
+        return {
+            "cpu_model": self.cpu_model,
+            "cpu_tdp_row": self.cpu_tdp.name,
+            "cpu_tdp_w": self.cpu_tdp.tdp_w,
+            "cpu_tdp_source": f"{self.cpu_tdp.source} ({self.cpu_tdp.year})",
+            "visible_cores": self.visible_cores,
+            "ram_power_w_per_gb": self.ram_w_per_gb,
+            "ram_power_source": self.ram_source,
+            "estimates": [component.name for component in self.components],
+        }
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> Detection:
+    """The host sensor (always available where psutil runs)."""
+    sensor = HostSensor(estimate_cpu, estimate_ram, pid)
+    matched = "no TDP row matched; generic row used" if sensor.cpu_tdp.name == GENERIC_CPU else (
+        f"TDP row '{sensor.cpu_tdp.name}' ({sensor.cpu_tdp.tdp_w:g} W)"
+    )
+    detail = f"CPU '{sensor.cpu_model}': {matched}; {sensor.visible_cores} core(s) visible; CPU utilisation and RSS"
+    advice = "" if sensor.cpu_tdp.name != GENERIC_CPU else "add your CPU to greentune/data/cpu_tdp.csv"
+    return Detection("host", sensor, detail, advice)
+
+
+def _read_data_csv(file_name: str) -> list[dict[str, str]]:
+    """Rows of a CSV shipped in greentune/data."""
+    text = resources.files("greentune").joinpath("data", file_name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _words(model_name: str) -> list[str]:
+    """Lower-case words of a CPU model string, vendor noise removed."""
+    return _NOISE.sub(" ", model_name).lower().split()
+
+
+def _contains_run(words: list[str], run: list[str]) -> bool:
+    """Whether ``run`` occurs in ``words`` as consecutive whole words."""
+    return any(words[start : start + len(run)] == run for start in range(len(words) - len(run) + 1))
