@@ -89,7 +89,7 @@ def lookup_hardware(name: str) -> Hardware:
     for names, hardware in _accelerators() + _cpus():
         if any(normalise(candidate) == key for candidate in names):
             return hardware
-    raise unknown("hardware", name, hardware_names(), "see src/greentune/data/accelerators.csv and cpu_tdp.csv")
+    raise unknown("hardware", name, hardware_names(), "names are in greentune/data/accelerators.csv")
 
 
 def embodied_citation(hardware: Hardware) -> DataRow:
