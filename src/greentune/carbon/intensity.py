@@ -91,8 +91,8 @@ def all_locations() -> list[str]:
     return names
 
 
-def _place(location: str | None) -> tuple[str, str, Row, str, DataRow, str | None, str | None, bool, str]:
-    """(location, name, intensity row, table, citation, provider, region, is_default, note)."""
+def _place(location: str | None) -> tuple[str, str, Row, DataRow, str | None, str | None, bool, str]:
+    """(location, name, intensity row, citation, provider, region, is_default, note)."""
     if location is None or not location.strip():
         default = _assumption("default_location")["value"]
         found = _country(default)
@@ -100,22 +100,22 @@ def _place(location: str | None) -> tuple[str, str, Row, str, DataRow, str | Non
         code, row = found
         note = (f"no location given: used the {row['name'].lower()} average grid intensity "
                 f"({float(row['intensity_gco2eq_per_kwh']):g} gCO2eq/kWh, {row['year']}); pass a region for a real figure")
-        return code, row["name"], row, "grid_intensity_countries", data_row("grid_intensity_countries", code, row), None, None, True, note
+        return code, row["name"], row, data_row("grid_intensity_countries", code, row), None, None, True, note
     text = location.strip()
     if ":" in text:
         provider, region = (part.strip().lower() for part in text.split(":", 1))
         row = _cloud_region(provider, region)
         key = f"{provider}:{row['region']}"
         name = f"{row['name']} ({row['zone']})"
-        return key, name, row, "cloud_regions", data_row("cloud_regions", key, row), provider, row["region"], False, ""
+        return key, name, row, data_row("cloud_regions", key, row), provider, row["region"], False, ""
     found = _country(text)
     if found:
         code, row = found
-        return code, row["name"], row, "grid_intensity_countries", data_row("grid_intensity_countries", code, row), None, None, False, ""
+        return code, row["name"], row, data_row("grid_intensity_countries", code, row), None, None, False, ""
     sub = _subnational(text)
     if sub:
         code = sub["code"]
-        return code, sub["name"], sub, "grid_intensity_subnational", data_row("grid_intensity_subnational", code, sub), None, None, False, ""
+        return code, sub["name"], sub, data_row("grid_intensity_subnational", code, sub), None, None, False, ""
     raise unknown("location", text, all_locations(),
                   "give a country (DE, DEU), a zone (US-CA, CA-QC) or a cloud region (azure:westus2, aws:us-east-1, gcp:europe-west4)")
 
@@ -134,7 +134,7 @@ def resolve_site(
     one you trust more); `prices` is a YAML file of price rows (see
     `greentune.carbon.prices`), else $GREENTUNE_PRICES.
     """
-    key, name, row, _table, citation, provider, region, is_default, note = _place(location)
+    key, name, row, citation, provider, region, is_default, note = _place(location)
     rows = [citation]
     if intensity_gco2eq_per_kwh is not None:
         intensity = require_positive("intensity", intensity_gco2eq_per_kwh, "gCO2eq/kWh")
