@@ -1,0 +1,84 @@
+"""What is being scheduled: a job's requested start, length, flexibility and energy profile.
+
+A job draws either a constant power or a measured power timeline (seconds
+since the job started → W). Planners need its energy per slot of the
+intensity series' grid, which `Job.energy_per_slot_kwh` integrates.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from greentune.carbon.series import require_aware
+from greentune.errors import GreentuneError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s)", re.IGNORECASE)
+_SECONDS = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
+
+
+def parse_duration_s(text: str) -> float:
+    """'6h', '90m', '1d12h', '45s', '1.5h' → seconds; anything else is an error."""
+    compact = text.strip().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(number + unit for number, unit in parts).lower() != compact.lower():
+        raise GreentuneError(f"cannot read duration {text!r}; write it like 6h, 90m, 1d12h or 45s")
+    return sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job to place in time.
+
+    `start`: earliest (requested) start, tz-aware. `duration_s`: uninterrupted
+    run time. `window_s`: shared flexibility — Flexible Start may begin up to
+    `window_s` after `start`; Pause & Resume may use any time before
+    `start + window_s + duration_s`. Power: `power_w` (constant), or
+    `timeline_elapsed_s` with `timeline_power_w` (a measured run).
+    """
+
+    start: datetime
+    duration_s: float
+    window_s: float
+    power_w: float | None = None
+    timeline_elapsed_s: tuple[float, ...] = ()
+    timeline_power_w: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, "job start")
+        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
+            raise GreentuneError(f"job duration must be positive, got {self.duration_s} s")
+        if not (math.isfinite(self.window_s) and self.window_s >= 0):
+            raise GreentuneError(f"window must be zero or positive, got {self.window_s} s")
+        has_timeline = bool(self.timeline_elapsed_s)
+        if (self.power_w is None) == (not has_timeline):
+            raise GreentuneError("give the job either a constant power or a power timeline, not both or neither")
+        if self.power_w is not None and not (math.isfinite(self.power_w) and self.power_w > 0):
+            raise GreentuneError(f"power must be positive, got {self.power_w} W")
+        if has_timeline:
+            elapsed = np.asarray(self.timeline_elapsed_s, dtype=float)
+            power = np.asarray(self.timeline_power_w, dtype=float)
+            if elapsed.shape != power.shape or elapsed.size < 2 or np.any(np.diff(elapsed) <= 0) or np.any(power < 0):
+                raise GreentuneError("a power timeline needs ≥ 2 samples in time order with non-negative power")
+
+    def slot_count(self, step_s: int) -> int:
+        """Slots of `step_s` seconds the job occupies when it runs without pause."""
+        return math.ceil(self.duration_s / step_s - 1e-9)
+
+    def energy_per_slot_kwh(self, step_s: int) -> np.ndarray:
+        """Energy (kWh) of each of the job's own slots, from its start; the last may be partial."""
+        slots = self.slot_count(step_s)
+        edges_s = np.minimum(np.arange(slots + 1) * step_s, self.duration_s)
+        if self.power_w is not None:
+            return np.diff(edges_s) * self.power_w / 3.6e6
+        elapsed = np.asarray(self.timeline_elapsed_s, dtype=float)
+        power = np.asarray(self.timeline_power_w, dtype=float)
+        points = np.union1d(np.clip(elapsed, 0, self.duration_s), edges_s)
+        watts = np.interp(points, elapsed, power)
+        pieces_j = (watts[1:] + watts[:-1]) / 2 * np.diff(points)
+        slot_of_piece = np.minimum(((points[1:] + points[:-1]) / 2 // step_s).astype(int), slots - 1)
+        return np.bincount(slot_of_piece, weights=pieces_j, minlength=slots) / 3.6e6
