@@ -5,7 +5,9 @@ See docs/DESIGN.md (Accounting) for the module map.
 
 from greentune.carbon.accounting import Accounting, Input, account
 from greentune.carbon.cost import cost_usd, instances_for
+from greentune.carbon.csv_series import load_csv_series
 from greentune.carbon.embodied import embodied_gco2eq, lifetime_s
+from greentune.carbon.entsoe import entsoe_availability, entsoe_timezone, load_entsoe, load_entsoe_year
 from greentune.carbon.equivalents import Equivalent, equivalents
 from greentune.carbon.estimate import EnergyEstimate, estimate_energy
 from greentune.carbon.hardware import Hardware, hardware_names, lookup_hardware
@@ -13,31 +15,46 @@ from greentune.carbon.intensity import Site, resolve_site
 from greentune.carbon.prices import Price, load_prices
 from greentune.carbon.regions import RegionRow, Tradeoff, rank_regions, tradeoff
 from greentune.carbon.sci import sci
+from greentune.carbon.series import FILLS, KINDS, Fill, IntensitySeries, Kind
 from greentune.carbon.tables import DataRow
+from greentune.carbon.timeline import TimelineEmissions, intervals_from_power, timeline_emissions
 
 __all__ = [
     "Accounting",
     "DataRow",
     "EnergyEstimate",
     "Equivalent",
+    "FILLS",
+    "Fill",
     "Hardware",
     "Input",
+    "IntensitySeries",
+    "KINDS",
+    "Kind",
     "Price",
     "RegionRow",
     "Site",
+    "TimelineEmissions",
     "Tradeoff",
     "account",
     "cost_usd",
     "embodied_gco2eq",
+    "entsoe_availability",
+    "entsoe_timezone",
     "equivalents",
     "estimate_energy",
     "hardware_names",
     "instances_for",
+    "intervals_from_power",
     "lifetime_s",
+    "load_csv_series",
+    "load_entsoe",
+    "load_entsoe_year",
     "load_prices",
     "lookup_hardware",
     "rank_regions",
     "resolve_site",
     "sci",
+    "timeline_emissions",
     "tradeoff",
 ]
