@@ -63,9 +63,9 @@ def _subnational(code: str) -> Row | None:
 
 
 def _cloud_region(provider: str, region: str) -> Row:
-    rows = [row for row in read_table("cloud_regions") if row["provider"] == provider]
     if provider not in PROVIDERS:
         raise unknown("cloud provider", provider, list(PROVIDERS), "use aws:REGION, azure:REGION or gcp:REGION")
+    rows = [row for row in read_table("cloud_regions") if row["provider"] == provider]
     for row in rows:
         if row["region"].lower() == region.strip().lower():
             return row
