@@ -71,3 +71,11 @@ def test_site_and_ranking_read_the_same_region_figures() -> None:
     row = next(r for r in rank_regions(1.0, provider="gcp") if r.region == "europe-west4")
     assert row.intensity_gco2eq_per_kwh == site.intensity_gco2eq_per_kwh
     assert row.pue == site.pue
+
+
+@pytest.mark.parametrize("nvml_name, expected", [
+    ("Tesla V100-SXM2-32GB", "V100"), ("NVIDIA A100-SXM4-80GB", "A100"), ("NVIDIA A100-PCIE-40GB", "A100 40GB PCIe"),
+    ("NVIDIA H100 80GB HBM3", "H100"), ("AMD Instinct MI300X", "MI300X"), ("Tesla T4", "T4"),
+])
+def test_device_names_as_drivers_report_them(nvml_name: str, expected: str) -> None:
+    assert lookup_hardware(nvml_name).name == expected

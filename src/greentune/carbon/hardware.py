@@ -14,6 +14,7 @@ from greentune.carbon.tables import DataRow, data_row, has_table, normalise, opt
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 # A 16-bit request falls back to the other 16-bit format when the chip lists only one (TPUs: bf16).
 _FALLBACK = {"fp16": "bf16", "bf16": "fp16"}
+_VENDOR_WORDS = ("nvidia", "tesla", "amd", "instinct", "google", "cloud")
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,26 @@ def hardware_names() -> list[str]:
     return [name for names, _ in _accelerators() + _cpus() for name in names]
 
 
+def _without_vendor(key: str) -> str:
+    """`key` without leading vendor words, so that NVML's 'NVIDIA A100-SXM4-80GB' finds 'A100-SXM4-80GB'."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for word in _VENDOR_WORDS:
+            if key.startswith(word) and len(key) > len(word):
+                key, stripped = key[len(word):], True
+    return key
+
+
 def lookup_hardware(name: str) -> Hardware:
-    """The device called `name`; unknown names raise a GreentuneError naming the closest ones."""
+    """The device called `name` (NVML names too); unknown names raise a GreentuneError naming the closest ones."""
     key = normalise(name)
     for names, hardware in _accelerators() + _cpus():
         if any(normalise(candidate) == key for candidate in names):
+            return hardware
+    bare = _without_vendor(key)
+    for names, hardware in _accelerators():
+        if any(_without_vendor(normalise(candidate)) == bare for candidate in names):
             return hardware
     raise unknown("hardware", name, hardware_names(), "names are in greentune/data/accelerators.csv")
 
