@@ -135,3 +135,8 @@ def test_equivalents_carbontracker_car_km() -> None:
     assert all(e.source and e.year for e in equivalents(1.0))
     with pytest.raises(GreentuneError):
         equivalents(math.nan)
+
+
+def test_unknown_pricing_kind() -> None:
+    with pytest.raises(GreentuneError, match="pricing must be one of"):
+        account(1.0, 60.0, resolve_site("DE"), pricing="reserved")

@@ -17,7 +17,7 @@ from greentune.carbon.cost import cost_usd, instances_for
 from greentune.carbon.embodied import embodied_gco2eq, lifetime_s
 from greentune.carbon.hardware import embodied_citation, lookup_hardware
 from greentune.carbon.intensity import Site
-from greentune.carbon.prices import regional_price
+from greentune.carbon.prices import PRICING_KINDS, regional_price
 from greentune.carbon.tables import DataRow, require_positive
 from greentune.errors import GreentuneError
 
@@ -132,6 +132,8 @@ def account(
     duration = require_positive("duration", duration_s, "s")
     if not isinstance(count, int) or count < 1:
         raise GreentuneError(f"count must be a whole number ≥ 1, got {count!r}")
+    if pricing not in PRICING_KINDS:
+        raise GreentuneError(f"pricing must be one of {', '.join(PRICING_KINDS)}, got {pricing!r}")
     grid_energy = energy * site.pue
     emissions = grid_energy * site.intensity_gco2eq_per_kwh
     inputs = [

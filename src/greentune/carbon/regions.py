@@ -13,7 +13,7 @@ from typing import Any
 
 from greentune.carbon.cost import cost_usd, instances_for
 from greentune.carbon.intensity import PROVIDERS, provider_pue
-from greentune.carbon.prices import load_prices, regional_price, sku_prices
+from greentune.carbon.prices import PRICING_KINDS, load_prices, regional_price, sku_prices
 from greentune.carbon.tables import read_table, require_positive, unknown
 from greentune.errors import GreentuneError
 
@@ -61,6 +61,8 @@ def rank_regions(
     energy = require_positive("energy", energy_kwh, "kWh")
     if offset_usd_per_t is not None:
         require_positive("offset price", offset_usd_per_t, "USD/t")
+    if pricing not in PRICING_KINDS:
+        raise GreentuneError(f"pricing must be one of {', '.join(PRICING_KINDS)}, got {pricing!r}")
     if provider is not None and provider not in PROVIDERS:
         raise unknown("cloud provider", provider, list(PROVIDERS), "use aws, azure or gcp")
     price_rows = []
