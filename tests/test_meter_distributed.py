@@ -1,0 +1,80 @@
+"""Who measures in a distributed job, and how node totals add up (never averaged, never counted twice)."""
+
+import pytest
+
+from greentune.meter import ComponentEnergy, Measurement, detect_sensors
+from greentune.meter.distributed import local_rank, measures_node, pack, unpack
+
+RANK_VARS = ("LOCAL_RANK", "RANK", "LOCAL_WORLD_SIZE", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected_local_rank", "measures"),
+    [
+        ({}, None, True),
+        ({"LOCAL_RANK": "0", "RANK": "8"}, 0, True),
+        ({"LOCAL_RANK": "3", "RANK": "3"}, 3, False),
+        ({"RANK": "5", "LOCAL_WORLD_SIZE": "4"}, 1, False),
+        ({"RANK": "4", "LOCAL_WORLD_SIZE": "4"}, 0, True),
+        ({"RANK": "0"}, 0, True),
+        ({"SLURM_LOCALID": "2"}, 2, False),
+        ({"OMPI_COMM_WORLD_LOCAL_RANK": "0"}, 0, True),
+    ],
+)
+def test_local_rank_from_environment(environ: dict[str, str], expected_local_rank: int | None, measures: bool) -> None:
+    assert local_rank(environ) == expected_local_rank
+    assert measures_node(environ) is measures
+
+
+def test_only_local_rank_zero_gets_sensors(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in RANK_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    detections = detect_sensors()
+    assert all(d.sensor is None for d in detections)
+    assert all("local rank 0 measures" in d.detail for d in detections)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert any(d.sensor is not None for d in detect_sensors())
+
+
+def node(gpu_j: float, cpu_j: float, cpu_source: str = "measured", util: float = 80.0) -> Measurement:
+    return Measurement(
+        name="train",
+        start_unix_s=1.0,
+        duration_s=10.0,
+        components=[
+            ComponentEnergy("gpu:0", "gpu", gpu_j / 2, "measured"),
+            ComponentEnergy("gpu:1", "gpu", gpu_j / 2, "measured"),
+            ComponentEnergy("cpu:package-0", "cpu", cpu_j, cpu_source),
+        ],
+        peak_power_w=gpu_j / 10,
+        avg_cpu_util_pct=util,
+        avg_gpu_util_pct=util,
+        peak_ram_bytes=1000,
+        peak_vram_bytes=2000,
+    )
+
+
+def idle_rank() -> Measurement:
+    """What a rank other than local rank 0 measures: time, no components."""
+    return Measurement(name="train", start_unix_s=1.0, duration_s=10.0)
+
+
+def test_job_total_is_the_sum_of_node_totals() -> None:
+    # 2 nodes × 2 ranks: what all_reduce(SUM) computes from every rank's vector
+    ranks = [node(1000.0, 100.0, util=60.0), idle_rank(), node(3000.0, 50.0, "estimated", util=100.0), idle_rank()]
+    summed = [sum(values) for values in zip(*(pack(m) for m in ranks))]
+    job = unpack(summed, ranks[0], duration_s=12.0)
+    assert job.energy_j == pytest.approx(1000 + 100 + 3000 + 50)
+    assert {(c.name, c.source): c.energy_j for c in job.components} == {
+        ("gpu", "measured"): pytest.approx(4000.0),
+        ("cpu", "measured"): pytest.approx(100.0),
+        ("cpu:estimated", "estimated"): pytest.approx(50.0),
+    }
+    assert job.duration_s == 12.0
+    assert job.avg_gpu_util_pct == pytest.approx(80.0)
+    assert job.peak_vram_bytes == 4000 and job.peak_ram_bytes == 2000
+
+
+def test_idle_ranks_add_nothing() -> None:
+    assert all(value == 0 for value in pack(idle_rank()))
