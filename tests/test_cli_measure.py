@@ -1,0 +1,108 @@
+"""`greentune measure`, run as a user runs it: JSON output, exit codes, Ctrl-C, bad input."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from greentune.meter import CODECARBON_COLUMNS, read_log
+
+GREENTUNE = str(Path(sys.executable).parent / "greentune")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([GREENTUNE, "measure", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_json_mode_prints_one_object_with_labelled_components(tmp_path: Path) -> None:
+    result = run("--json", "--", sys.executable, "-c", "print('child output'); sum(range(10**6))", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # the whole of stdout is one JSON object
+    assert "child output" in result.stderr  # the child's stdout is moved out of the way
+    assert summary["duration_s"] > 0
+    assert summary["energy_kwh"] == pytest.approx(sum(c["energy_kwh"] for c in summary["components"]))
+    assert summary["components"]
+    for component in summary["components"]:
+        assert component["source"] in ("measured", "estimated") and component["name"]
+    assert summary["exit_code"] == 0
+    # default output folder, under the working directory
+    log_path = tmp_path / summary["log_path"]
+    assert log_path.parent.parent == tmp_path / "greentune-runs"
+    assert [r["name"] for r in read_log(log_path) if r["type"] == "window"] == ["command"]
+    with (tmp_path / summary["csv_path"]).open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == list(CODECARBON_COLUMNS) and len(rows) == 1
+
+
+def test_exit_code_of_the_command_is_ours(tmp_path: Path) -> None:
+    result = run("--output", str(tmp_path / "out"), "--", "false", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "estimated" in result.stdout or "measured" in result.stdout
+    assert (tmp_path / "out" / "meter.jsonl").exists() and (tmp_path / "out" / "emissions.csv").exists()
+    assert run("--output", str(tmp_path / "out2"), "--", "sh", "-c", "exit 7", cwd=tmp_path).returncode == 7
+
+
+def test_ctrl_c_is_forwarded_and_the_partial_measurement_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [GREENTUNE, "measure", "--interval-ms", "50", "--output", str(out), "--", "sleep", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    log_path = out / "meter.jsonl"
+    deadline = time.monotonic() + 30
+    while not (log_path.exists() and any(r["type"] == "window_begin" for r in read_log(log_path))):
+        assert time.monotonic() < deadline and process.poll() is None, "measure did not start"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGINT, stderr
+    records = read_log(log_path)
+    window = next(r for r in records if r["type"] == "window")
+    assert window["name"] == "command" and window["duration_s"] > 0
+    assert records[-1]["type"] == "meter_stop"
+    with (out / "emissions.csv").open(newline="") as file:
+        assert len(list(csv.DictReader(file))) == 1
+    assert "exited 130" in stdout
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--no-such-flag", "--", "true"], "No such option"),
+        (["--"], "no command given"),
+        ([], "no command given"),
+        (["--", "no-such-command-xyz"], "command not found"),
+        (["--interval-ms", "0", "--", "true"], "interval-ms"),
+    ],
+)
+def test_bad_input_is_one_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_unwritable_output_folder_is_refused_before_the_command_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    marker = tmp_path / "ran"
+    result = run("--output", str(blocker / "out"), "--", "touch", str(marker), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cannot write to output folder" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_output_folder(tmp_path: Path) -> None:
+    read_only = tmp_path / "ro"
+    read_only.mkdir(mode=0o500)
+    result = run("--output", str(read_only), "--", "true", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot write to output folder" in result.stderr
