@@ -115,7 +115,7 @@ def _schedule(
     rules = PauseRules(checkpoint_s=parse_duration_s(checkpoint), checkpoint_kwh=checkpoint_kwh,
                        min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
     span_end = requested + timedelta(seconds=job.window_s + duration_s)
-    pad = timedelta(hours=1)  # covers rounding the start up to the next slot
+    pad = timedelta(hours=0 if requested.timestamp() % 3600 == 0 else 1)  # room to round the start up to a slot
 
     def series_for(name: str):  # noqa: ANN202 - IntensitySeries, imported lazily
         if not has_series(source, name, requested, span_end + pad):
@@ -126,9 +126,7 @@ def _schedule(
     job_info = {"duration_s": duration_s, "window_s": job.window_s, "power": power_note, "pue": pue,
                 "rules": vars(rules) if mode == "pr" else None}
     if len(names) == 1:
-        series = series_for(names[0])
-        if series is None:
-            raise GreentuneError(f"{source} has no series for {names[0]} from {requested.isoformat()} to {span_end.isoformat()}")
+        series = load_series(source, names[0], requested, span_end + pad, fill=fill, kind=kind)
         plan = plan_job(series, job, mode, rules=rules, pue=pue)  # type: ignore[arg-type]
         result = plan.to_dict()
         result.update(job=job_info, notes=notes + result["notes"])

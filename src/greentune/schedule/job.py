@@ -17,7 +17,7 @@ import numpy as np
 from greentune.carbon.series import require_aware
 from greentune.errors import GreentuneError
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s)", re.IGNORECASE)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(min|d|h|m|s)", re.IGNORECASE)
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
 
 

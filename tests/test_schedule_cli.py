@@ -1,0 +1,80 @@
+"""`greentune schedule` as a user runs it: the acceptance commands and one-line errors."""
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+GREENTUNE = str(Path(sys.executable).with_name("greentune"))
+ACCEPTANCE = ["schedule", "--region", "DE", "--start", "2020-06-01T00:00", "--duration", "6h", "--window", "24h", "--json"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([GREENTUNE, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def fs_and_pr():
+    fs, pr = run(*ACCEPTANCE, "--mode", "fs"), run(*ACCEPTANCE, "--mode", "pr")
+    assert fs.returncode == 0, fs.stderr
+    assert pr.returncode == 0, pr.stderr
+    return json.loads(fs.stdout), json.loads(pr.stdout)
+
+
+def test_flexible_start_acceptance(fs_and_pr):
+    fs, _ = fs_and_pr
+    start = datetime.fromisoformat(fs["start"])
+    assert datetime.fromisoformat("2020-06-01T00:00+02:00") <= start <= datetime.fromisoformat("2020-06-02T00:00+02:00")
+    assert fs["savings_pct"] >= 0 and fs["mode"] == "fs" and len(fs["segments"]) == 1
+    assert "ENTSO-E" in fs["source"] and fs["kind"] == "average"
+    assert fs["emissions_plan_gco2eq"] <= fs["emissions_now_gco2eq"]
+
+
+def test_pause_and_resume_saves_at_least_as_much(fs_and_pr):
+    fs, pr = fs_and_pr
+    assert pr["savings_pct"] >= fs["savings_pct"] - 1e-9
+    assert datetime.fromisoformat(pr["end"]) <= datetime.fromisoformat(pr["deadline"])
+    assert sum(datetime.fromisoformat(s["end"]).timestamp() - datetime.fromisoformat(s["start"]).timestamp()
+               for s in pr["segments"]) == 6 * 3600
+
+
+def test_regions_are_compared_and_a_region_without_a_series_is_labelled():
+    result = run("schedule", "--regions", "DE,FR,PL,SE", "--start", "2020-06-01T00:00", "--duration", "6h",
+                 "--window", "24h", "--mode", "pr", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["regions"]
+    assert [row["region"] for row in rows if not row["series_backed"]] == ["SE"]
+    assert [row["emissions_gco2eq"] for row in rows] == sorted(row["emissions_gco2eq"] for row in rows)
+
+
+def test_human_output_names_mode_source_and_savings():
+    result = run(*ACCEPTANCE[:-1], "--mode", "pr", "--min-segment", "1h", "--max-pauses", "2", "--checkpoint", "90s",
+                 "--checkpoint-kwh", "0.01")
+    assert result.returncode == 0, result.stderr
+    assert "Pause & Resume" in result.stdout and "ENTSO-E" in result.stdout and "saves" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--duration", "6 hours"], "cannot read duration"),
+    (["--region", "XX"], "no ENTSO-E data for region 'XX'"),
+    (["--source", "nowhere"], "unknown source 'nowhere'"),
+    (["--max-duration", "4h"], "shorter than the job"),
+    (["--start", "2016-06-01T00:00"], "no ENTSO-E data for DE in 2016"),
+    (["--start", "2020-12-31T12:00"], "no ENTSO-E data for DE in 2021"),
+    (["--source", "electricitymaps"], "deadline .* has passed"),
+    (["--mode", "later"], "unknown mode"),
+    (["--start", "June"], "cannot read --start"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    import re
+
+    base = {"--region": "DE", "--start": "2020-06-01T00:00", "--duration": "6h", "--window": "24h"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    result = run("schedule", *[part for pair in base.items() for part in pair])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), result.stderr
