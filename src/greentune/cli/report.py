@@ -48,7 +48,7 @@ def report(
     built = build_report(records, baseline, notes, rouge_tolerance)
     errors = Console(stderr=True)
     for note in built.notes:
-        errors.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        errors.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     text = render(built, records, chosen_format)
     if out is None and chosen_format != "html":
         typer.echo(text, nl=False)

@@ -42,6 +42,8 @@ class RunRow(BaseModel):
     peak_ram_bytes: int | None
     peak_vram_bytes: int | None
     artifact_dir: str | None
+    rouge1_by_epoch: list[tuple[float, float]]
+    notes: list[str]
     is_baseline: bool
     pareto_emissions: bool | None
     pareto_cost: bool | None
@@ -77,6 +79,7 @@ def build_report(
     all_notes = list(notes or [])
     base, baseline_notes = choose_baseline(records, baseline)
     all_notes += baseline_notes + rouge_notes(records)
+
     front_emissions = compare.pareto_front(records, compare.rouge1, compare.emissions_gco2eq)
     front_cost = compare.pareto_front(records, compare.rouge1, compare.cost_usd)
     found = verdicts(records, base, rouge_tolerance_points)
@@ -131,6 +134,10 @@ def _rows(
             peak_ram_bytes=r.peak_ram_bytes,
             peak_vram_bytes=r.peak_vram_bytes,
             artifact_dir=r.artifact_dir,
+            rouge1_by_epoch=[
+                (entry["epoch"], entry["rouge1"]) for entry in r.eval_history if "epoch" in entry and "rouge1" in entry
+            ],
+            notes=list(r.notes),
             is_baseline=base is not None and r.run_id == base.run_id,
             pareto_emissions=(r.run_id in front_emissions) if metrics.has_rouge(r) else None,
             pareto_cost=(r.run_id in front_cost) if metrics.has_rouge(r) and r.cost_usd is not None else None,

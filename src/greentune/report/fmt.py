@@ -57,3 +57,10 @@ def memory(size_bytes: int | None) -> str:
         return MISSING
     mib = size_bytes / 2**20
     return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+
+def short_source(source: str, max_chars: int = 70) -> str:
+    """A citation cut before its first parenthesis or semicolon, for a table cell (the full text goes in a tooltip)."""
+    cut = min((i for i in (source.find("("), source.find(";")) if i > 0), default=len(source))
+    text = source[:cut].strip().rstrip(",")
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"

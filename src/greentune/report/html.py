@@ -31,6 +31,7 @@ def render_html(report: Report, timelines: dict[str, Timeline]) -> str:
         money=fmt.money,
         duration=fmt.duration,
         memory=fmt.memory,
+        short_source=fmt.short_source,
     )
     template = environment.from_string((files("greentune.report") / "templates" / "report.html").read_text())
     return template.render(
@@ -41,6 +42,7 @@ def render_html(report: Report, timelines: dict[str, Timeline]) -> str:
         pareto_emissions=_div(plots.pareto_figure(report, "emissions"), "plot-pareto-emissions"),
         pareto_cost=_div(plots.pareto_figure(report, "cost"), "plot-pareto-cost"),
         phase_energy=_div(plots.phase_energy_figure(report), "plot-phase-energy"),
+        learning_curves=_div(plots.learning_curve_figure(report), "plot-learning-curves"),
         regions=_div(plots.region_figure(report.whatif), "plot-regions") if report.whatif else None,
         timelines={
             row.run_id: _div(plots.timeline_figure(timelines[row.run_id]), f"plot-timeline-{index}")

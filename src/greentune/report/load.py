@@ -88,6 +88,7 @@ def rouge_notes(records: list[RunRecord]) -> list[str]:
     return [
         f"Run '{r.run_name}' ({r.status}) has no ROUGE scores: it is listed in the table "
         "but left out of the Pareto plots and the recommendation."
+        + "".join(f" It {note}." for note in r.notes if note.startswith("failed"))
         for r in records
         if not has_rouge(r)
     ]

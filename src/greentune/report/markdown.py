@@ -9,7 +9,8 @@ from greentune.report.build import Report
 def render_markdown(report: Report) -> str:
     """Runs table, deltas, recommendation, region what-if, equivalents and notes as Markdown."""
     lines = [f"# {report.title}", "", f"Generated {report.generated_at}."]
-    lines += [""] + [f"> **Note:** {note}" for note in report.notes]
+    if report.notes:
+        lines += ["", "**Notes**", ""] + [f"- {note}" for note in report.notes]
     lines += ["", "## Recommendation", "", report.recommendation, ""]
     lines += ["## Runs", ""] + _runs_table(report)
     lines += ["", f"## Against the baseline: {report.baseline_run_name or fmt.MISSING}", ""] + _delta_table(report)
@@ -32,7 +33,7 @@ def _runs_table(report: Report) -> list[str]:
               "kWh by phase", "gCO2eq", "$", "samples/s", "tokens/s", "peak RAM", "peak VRAM", "energy"]
     rows = [
         [
-            row.label + (" (baseline)" if row.is_baseline else ""),
+            row.label + (" (baseline)" if row.is_baseline and row.label != "baseline" else ""),
             row.status,
             row.strategy,
             *(fmt.fixed(row.rouge[key], 2) for key in ("rouge1", "rouge2", "rougeL")),
@@ -80,12 +81,12 @@ def _whatif(report: Report) -> list[str]:
     ]
     rows = [
         [label, f"{o.provider}:{o.region}", o.location, fmt.sig(o.intensity_gco2eq_per_kwh),
-         fmt.sig(o.emissions_gco2eq), fmt.money(o.cost_usd), f"{o.source} ({o.year})"]
+         fmt.sig(o.emissions_gco2eq), fmt.money(o.cost_usd), f"{fmt.short_source(o.source)} ({o.year})"]
         for label, options in (("cleanest", whatif.cleanest), ("dirtiest", whatif.dirtiest))
         for o in options
     ]
     lines += _table(["", "region", "location", "gCO2eq/kWh", "gCO2eq", "$", "source"], rows)
     if report.equivalents:
         lines += ["", f"{fmt.sig(report.total_emissions_gco2eq)} gCO2eq is about:", ""]
-        lines += [f"- {fmt.sig(e.value)} {e.unit} {e.name} ({e.source}, {e.year})" for e in report.equivalents]
+        lines += [f"- {fmt.sig(e.value)} {e.name} ({fmt.short_source(e.source)}, {e.year})" for e in report.equivalents]
     return lines

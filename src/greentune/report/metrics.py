@@ -65,7 +65,11 @@ def energy_by_phase_kwh(record: RunRecord) -> dict[str, float]:
 
 
 def strategy_summary(record: RunRecord, baseline: RunRecord | None) -> str:
-    """The strategy switches where this run differs from the baseline, e.g. 'freeze=embeddings'."""
+    """The runner's strategy label (e.g. 'freeze-embeddings+early-stop') when it recorded one,
+    else the switches where this run differs from the baseline, e.g. 'freeze=embeddings'."""
+    label = record.strategies.get("label")
+    if isinstance(label, str):
+        return label
     if baseline is not None and record.run_id == baseline.run_id:
         return "baseline"
     reference = flatten(baseline.strategies) if baseline is not None else {}

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 TEMPLATE = "plotly_white"
 FRONT_COLOUR = "#1a7f37"
 DOMINATED_COLOUR = "#8c959f"
-PHASE_ORDER = ("train", "eval-loss", "eval", "generate", "test")
+PHASE_ORDER = ("load", "train", "eval-loss", "generate", "test")
 MAX_TIMELINE_POINTS = 1500
 
 Axis = Literal["emissions", "cost"]
@@ -66,10 +66,12 @@ def pareto_figure(report: Report, axis: Axis) -> Figure | None:
                 ),
             )
         )
+    xs = [x_of(r) for r in rows]
+    ys = [r.rouge["rouge1"] for r in rows]
     figure.update_layout(
         template=TEMPLATE,
-        xaxis_title=x_title,
-        yaxis_title="ROUGE-1 (points)",
+        xaxis={"title": x_title, "range": _padded(xs, 0.15, 0.15)},
+        yaxis={"title": "ROUGE-1 (points)", "range": _padded(ys, 0.1, 0.25, min_span=1.0)},
         height=420,
         margin={"t": 30, "r": 20, "b": 50, "l": 60},
         legend={"orientation": "h", "y": -0.2},
@@ -77,8 +79,15 @@ def pareto_figure(report: Report, axis: Axis) -> Figure | None:
     return figure
 
 
+def _padded(values: list[float], below: float, above: float, min_span: float = 0.0) -> list[float]:
+    """An axis range around `values` with room for the text labels beside the points."""
+    low, high = min(values), max(values)
+    span = max(high - low, abs(high) * 0.2, min_span) or 1.0
+    return [low - below * span, high + above * span]
+
+
 def _point_label(row: RunRow) -> str:
-    return f"{row.label} (baseline)" if row.is_baseline else row.label
+    return f"{row.label} (baseline)" if row.is_baseline and row.label != "baseline" else row.label
 
 
 def phase_energy_figure(report: Report) -> Figure | None:
@@ -114,6 +123,27 @@ def _phase_names(rows: list[RunRow]) -> list[str]:
     return [p for p in PHASE_ORDER if p in seen] + sorted(seen - set(PHASE_ORDER))
 
 
+def learning_curve_figure(report: Report) -> Figure | None:
+    """Validation ROUGE-1 after each evaluation, one line per run; None when no run logged any."""
+    import plotly.graph_objects as go
+
+    rows = [row for row in report.runs if row.rouge1_by_epoch]
+    if not rows:
+        return None
+    figure = go.Figure()
+    for row in rows:
+        epochs, scores = zip(*row.rouge1_by_epoch)
+        figure.add_trace(go.Scatter(x=epochs, y=scores, mode="lines+markers", name=row.label))
+    figure.update_layout(
+        template=TEMPLATE,
+        xaxis_title="epoch",
+        yaxis_title="validation ROUGE-1 (points)",
+        height=380,
+        margin={"t": 30, "r": 20, "b": 50, "l": 60},
+    )
+    return figure
+
+
 def timeline_figure(timeline: Timeline) -> Figure:
     """Power per component (W) above utilisation per device (%), over the run's seconds."""
     import plotly.graph_objects as go
@@ -130,9 +160,30 @@ def timeline_figure(timeline: Timeline) -> Figure:
         figure.add_trace(
             go.Scatter(x=t_s, y=values[::step], mode="lines", name=f"{name} %", line={"dash": "dot"}), row=2, col=1
         )
+    _shade_windows(figure, timeline)
     figure.update_xaxes(title_text="time since start (s)", row=2, col=1)
+    figure.update_yaxes(range=[0, 105], row=2, col=1)
     figure.update_layout(template=TEMPLATE, height=420, margin={"t": 40, "r": 20, "b": 50, "l": 60})
     return figure
+
+
+def _shade_windows(figure: Figure, timeline: Timeline) -> None:
+    """Shade each meter window (load, train, evaluation, …) behind the curves, one legend entry per name."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    names = list(dict.fromkeys(name for name, _, _ in timeline.windows))
+    colours = {name: qualitative.Pastel[i % len(qualitative.Pastel)] for i, name in enumerate(names)}
+    for name, start_s, end_s in timeline.windows:
+        figure.add_vrect(x0=start_s, x1=end_s, fillcolor=colours[name], opacity=0.35, line_width=0, layer="below")
+    for name in names:
+        figure.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", name=name, legendgroup="windows",
+                marker={"symbol": "square", "size": 12, "color": colours[name]},
+            ),
+            row=1, col=1,
+        )
 
 
 def region_figure(whatif: RegionWhatIf) -> Figure:

@@ -58,7 +58,7 @@ def _verdict(record: RunRecord, baseline: RunRecord, tolerance: float) -> Verdic
     cost_change = None if record.cost_usd is None or baseline.cost_usd is None else record.cost_usd - baseline.cost_usd
     saves = emissions_change < 0
     strategy = strategy_summary(record, baseline)
-    what = f"{record.run_name} ({strategy})"
+    what = record.run_name if strategy == record.run_name else f"{record.run_name} ({strategy})"
     footprint = _footprint_phrase(energy_pct, emissions_change, cost_change)
     rouge = _rouge_phrase(rouge1_change)
     if saves and rouge1_change >= -tolerance:

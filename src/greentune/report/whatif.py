@@ -19,12 +19,14 @@ class RegionOption(BaseModel):
 
     provider: str
     region: str
+    name: str
     location: str
     intensity_gco2eq_per_kwh: float
+    pue: float
     emissions_gco2eq: float
     cost_usd: float | None
     source: str
-    year: int | str | None
+    year: str
 
 
 class RegionWhatIf(BaseModel):
@@ -46,7 +48,7 @@ class EquivalentRow(BaseModel):
     value: float
     unit: str
     source: str
-    year: int | str | None
+    year: str
 
 
 def region_whatif(records: list[RunRecord]) -> RegionWhatIf | None:
@@ -59,7 +61,9 @@ def region_whatif(records: list[RunRecord]) -> RegionWhatIf | None:
     hours = sum(r.duration_s for r in records) / 3600.0
     skus = {_site(r).get("sku") for r in records}
     sku = skus.pop() if len(skus) == 1 else None
-    rows = [_option(row) for row in rank_regions(energy_kwh, sku=sku, hours=hours if sku else None)]
+    device_count = max(r.device_count for r in records)
+    ranked = rank_regions(energy_kwh, sku=sku, hours=hours if sku else None, count=device_count)
+    rows = [RegionOption.model_validate(row, from_attributes=True) for row in ranked]
     locations = sorted({r.location for r in records})
     costs = [r.cost_usd for r in records]
     return RegionWhatIf(
@@ -69,7 +73,7 @@ def region_whatif(records: list[RunRecord]) -> RegionWhatIf | None:
         here_emissions_gco2eq=sum(r.emissions_gco2eq for r in records),
         here_cost_usd=None if any(c is None for c in costs) else sum(costs),
         cleanest=rows[:REGIONS_SHOWN],
-        dirtiest=list(reversed(rows[-REGIONS_SHOWN:])) if len(rows) > REGIONS_SHOWN else [],
+        dirtiest=list(reversed(rows[max(REGIONS_SHOWN, len(rows) - REGIONS_SHOWN) :])),
     )
 
 
@@ -77,25 +81,10 @@ def emission_equivalents(emissions_gco2eq: float) -> list[EquivalentRow]:
     """`emissions_gco2eq` as car km, flights, phone charges … (from greentune.carbon's table)."""
     from greentune.carbon import equivalents
 
-    return [
-        EquivalentRow(name=e.name, value=e.value, unit=e.unit, source=e.source, year=e.year)
-        for e in equivalents(emissions_gco2eq)
-    ]
+    return [EquivalentRow.model_validate(e, from_attributes=True) for e in equivalents(emissions_gco2eq)]
 
 
 def _site(record: RunRecord) -> dict:
     site = record.spec.get("site")
     return site if isinstance(site, dict) else {}
 
-
-def _option(row) -> RegionOption:
-    return RegionOption(
-        provider=row.provider,
-        region=row.region,
-        location=row.location,
-        intensity_gco2eq_per_kwh=row.intensity,
-        emissions_gco2eq=row.emissions_gco2eq,
-        cost_usd=row.cost_usd,
-        source=row.source,
-        year=row.year,
-    )
