@@ -62,7 +62,7 @@ def load_splits(config: DataConfig, seed: int = 42, vocabulary: list[str] | None
     elif config.name.endswith((".jsonl", ".json", ".csv")):
         splits = _local_file(config, seed)
     else:
-        splits = _hub(config)
+        splits = _hub(config, seed)
     return TextSplits(
         train=splits.train.head(config.max_train_samples),
         validation=splits.validation.head(config.max_eval_samples),
@@ -145,7 +145,7 @@ def _local_file(config: DataConfig, seed: int) -> TextSplits:
     )
 
 
-def _hub(config: DataConfig) -> TextSplits:
+def _hub(config: DataConfig, seed: int) -> TextSplits:
     import datasets
 
     try:
@@ -156,17 +156,30 @@ def _hub(config: DataConfig) -> TextSplits:
             "check the name and network, or use data.name: aclsum offline"
         ) from None
 
-    def split(name: str) -> TextSplit:
-        if name not in loaded:
+    wanted = (config.train_split,) if config.validation_split is None else (
+        config.train_split, config.validation_split, config.test_split)
+    for name in wanted:
+        if name is not None and name not in loaded:
             raise GreentuneError(f"data set '{config.name}' has no split '{name}'; it has {', '.join(loaded)}")
-        part = loaded[name]
+    parts = dict(loaded)
+    if config.validation_split is None:
+        # no published validation split (e.g. Reddit-TIFU): hold out 10% + 10% of train with the run's seed
+        held = parts[config.train_split].train_test_split(test_size=0.2, seed=seed)
+        halves = held["test"].train_test_split(test_size=0.5, seed=seed)
+        parts = {"train": held["train"], "validation": halves["train"], "test": halves["test"]}
+        names = ("train", "validation", "test" if config.test_split else None)
+    else:
+        names = (config.train_split, config.validation_split, config.test_split)
+
+    def split(name: str) -> TextSplit:
+        part = parts[name]
         _check_columns(part.column_names, config, config.name)
         return TextSplit(list(part[config.source_column]), list(part[config.target_column]))
 
     return TextSplits(
-        train=split(config.train_split),
-        validation=split(config.validation_split),
-        test=split(config.test_split) if config.test_split else None,
+        train=split(names[0]),
+        validation=split(names[1]),
+        test=split(names[2]) if names[2] else None,
         description=f"{config.name}" + (f" ({config.config})" if config.config else ""),
     )
 

@@ -55,9 +55,14 @@ def load_tokenizer(name: str) -> Any:
 
 def load_model(config: ModelConfig) -> LoadedModel:
     """Load the model and tokenizer the config names, with special tokens wired for generation."""
+    import warnings
+
     import transformers
 
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    # EncoderDecoderModel warns on every forward that v4.12 changed how it computes the loss; nothing to act on
+    warnings.filterwarnings("ignore", message="Version v4.12.0 introduces", category=FutureWarning)
     tokenizer = load_tokenizer(config.tokenizer or config.name)
     if config.name == BUILTIN_MODEL and not config.random_init:
         model = _builtin_bert2bert()
@@ -65,7 +70,7 @@ def load_model(config: ModelConfig) -> LoadedModel:
         model = _from_config(config, tokenizer)
     else:
         model = _pretrained(config)
-    _wire_special_tokens(model, tokenizer)
+    _wire_special_tokens(model, tokenizer, force=config.random_init)
     return LoadedModel(model=model, tokenizer=tokenizer)
 
 
@@ -128,20 +133,27 @@ def _pretrained(config: ModelConfig) -> Any:
         ) from None
 
 
-def _wire_special_tokens(model: Any, tokenizer: Any) -> None:
-    """Give config and generation config the start/pad/end ids generation needs (BERT vocabularies lack BOS/EOS)."""
+def _wire_special_tokens(model: Any, tokenizer: Any, force: bool) -> None:
+    """Give config and generation config the start/pad/end ids generation needs.
+
+    BERT vocabularies have no BOS/EOS, so CLS starts and SEP ends a summary.
+    `force` (random-init models, whose config defaults belong to another
+    vocabulary) overwrites ids the config already has; otherwise only missing
+    ones are filled.
+    """
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
     end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    wanted = {"decoder_start_token_id": start, "bos_token_id": start, "eos_token_id": end}
+    encoder_decoder = _model_type(model.config) == "encoder-decoder"
     for target in (model.config, model.generation_config):
-        if getattr(target, "decoder_start_token_id", None) is None:
-            target.decoder_start_token_id = start
         target.pad_token_id = tokenizer.pad_token_id
-        if getattr(target, "eos_token_id", None) is None:
-            target.eos_token_id = end
-    if _model_type(model.config) == "encoder-decoder":
+        for key, value in wanted.items():
+            if force or encoder_decoder or getattr(target, key, None) is None:
+                setattr(target, key, value)
+        if force and getattr(target, "forced_eos_token_id", None) is not None:
+            target.forced_eos_token_id = end
+    if encoder_decoder:
         model.config.vocab_size = model.config.decoder.vocab_size
-        model.config.eos_token_id = end
-        model.generation_config.eos_token_id = end
 
 
 def _pretrained_dtype(model_config: Any) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from greentune.errors import GreentuneError
 
@@ -42,7 +42,7 @@ class DataConfig(_Config):
     source_column: str = "source"
     target_column: str = "target"
     train_split: str = "train"
-    validation_split: str = "validation"
+    validation_split: str | None = Field("validation", description="None: hold out 10% of train (and 10% for test)")
     test_split: str | None = "test"
     aspects: list[Literal["challenge", "approach", "outcome"]] = Field(
         default_factory=lambda: ["challenge", "approach", "outcome"], description="ACLSum aspects, one example each"
@@ -131,6 +131,12 @@ class TrainConfig(_Config):
     run_test: bool = Field(False, description="also generate and score the test split after training")
     threads: int | None = Field(None, gt=0, description="torch CPU threads; None: torch's default")
 
+    @field_validator("eval_strategy", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        """YAML reads a bare `no` as false."""
+        return "no" if value is False else value
+
     @model_validator(mode="after")
     def _steps_need_eval_steps(self) -> TrainConfig:
         if self.eval_strategy == "steps" and self.eval_steps is None:
@@ -154,6 +160,7 @@ class SiteConfig(_Config):
     location: str | None = Field(None, description="country code or 'provider:region'; None: detect or default")
     pue: float | None = Field(None, ge=1.0)
     sku: str | None = Field(None, description="cloud instance type, for the cost in $")
+    prices: str | None = Field(None, description="YAML file of extra SKU price rows (see greentune.carbon.prices)")
 
 
 class LedgerConfig(_Config):

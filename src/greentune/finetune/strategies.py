@@ -131,9 +131,11 @@ def training_arguments(strategies: StrategiesConfig) -> dict[str, Any]:
         "per_device_train_batch_size": AUTO_BATCH_START if auto else strategies.batch_size,
         "auto_find_batch_size": auto,
         "gradient_accumulation_steps": strategies.gradient_accumulation_steps,
-        "gradient_checkpointing": strategies.gradient_checkpointing,
         "torch_compile": strategies.torch_compile,
     }
+    # transformers 5 renamed gradient_checkpointing to activation_checkpointing
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    arguments[checkpointing] = strategies.gradient_checkpointing
     if strategies.group_by_length:
         # transformers 5 replaced group_by_length with train_sampling_strategy
         if "train_sampling_strategy" in fields:
