@@ -45,7 +45,7 @@ class IntensitySeries:
     Fields: `start_utc` (start of slot 0, UTC), `step_s` (slot length, s),
     `values_gco2eq_per_kwh` (one per slot), `kind` ('average' or 'marginal'),
     `source` (who measured or modelled it), `region` (zone or country code),
-    `tz` (time zone for display).
+    `tz` (time zone for display), `filled_slots` (how many gaps a named fill filled).
     """
 
     start_utc: datetime
@@ -55,6 +55,7 @@ class IntensitySeries:
     source: str
     region: str
     tz: tzinfo = field(default=UTC)
+    filled_slots: int = 0
 
     def __post_init__(self) -> None:
         require_aware(self.start_utc, "series start")
@@ -126,6 +127,7 @@ class IntensitySeries:
             source=source,
             region=region,
             tz=tz or times[0].tzinfo or UTC,
+            filled_slots=int(missing.sum()),
         )
 
     @property
@@ -169,6 +171,7 @@ class IntensitySeries:
             source=self.source,
             region=self.region,
             tz=self.tz,
+            filled_slots=self.filled_slots,
         )
 
     def mean_gco2eq_per_kwh(self) -> float:
