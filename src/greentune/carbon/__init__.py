@@ -6,6 +6,7 @@ See docs/DESIGN.md (Accounting) for the module map.
 from greentune.carbon.accounting import Accounting, Input, account
 from greentune.carbon.cost import cost_usd, instances_for
 from greentune.carbon.csv_series import load_csv_series
+from greentune.carbon.electricitymaps import ElectricityMaps, LatestIntensity
 from greentune.carbon.embodied import embodied_gco2eq, lifetime_s
 from greentune.carbon.entsoe import entsoe_availability, entsoe_timezone, load_entsoe, load_entsoe_year
 from greentune.carbon.equivalents import Equivalent, equivalents
@@ -18,10 +19,12 @@ from greentune.carbon.sci import sci
 from greentune.carbon.series import FILLS, KINDS, Fill, IntensitySeries, Kind
 from greentune.carbon.tables import DataRow
 from greentune.carbon.timeline import TimelineEmissions, intervals_from_power, timeline_emissions
+from greentune.carbon.watttime import SignalIndex, WattTime, lbs_per_mwh_to_g_per_kwh
 
 __all__ = [
     "Accounting",
     "DataRow",
+    "ElectricityMaps",
     "EnergyEstimate",
     "Equivalent",
     "FILLS",
@@ -31,11 +34,14 @@ __all__ = [
     "IntensitySeries",
     "KINDS",
     "Kind",
+    "LatestIntensity",
     "Price",
     "RegionRow",
+    "SignalIndex",
     "Site",
     "TimelineEmissions",
     "Tradeoff",
+    "WattTime",
     "account",
     "cost_usd",
     "embodied_gco2eq",
@@ -46,6 +52,7 @@ __all__ = [
     "hardware_names",
     "instances_for",
     "intervals_from_power",
+    "lbs_per_mwh_to_g_per_kwh",
     "lifetime_s",
     "load_csv_series",
     "load_entsoe",

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from greentune.carbon import Fill, IntensitySeries, Kind, entsoe_availability, entsoe_timezone, load_csv_series, load_entsoe
+from greentune.carbon import (
+    ElectricityMaps,
+    Fill,
+    IntensitySeries,
+    Kind,
+    WattTime,
+    entsoe_availability,
+    entsoe_timezone,
+    load_csv_series,
+    load_entsoe,
+)
 from greentune.errors import GreentuneError
 
 LIVE_SOURCES = ("electricitymaps", "watttime")
@@ -58,9 +68,5 @@ def load_series(
     if start < now - LIVE_START_TOLERANCE:
         raise GreentuneError(f"start {start.isoformat()} is in the past; {source} plans from now on (leave out --start)")
     if source == "electricitymaps":
-        from greentune.carbon.electricitymaps import ElectricityMaps
-
         return ElectricityMaps().forecast(region, fill=fill)
-    from greentune.carbon.watttime import WattTime
-
     return WattTime().forecast(region, fill=fill)
