@@ -2,6 +2,8 @@
 
 import base64
 import json
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +35,7 @@ class Recorded(BaseHTTPRequestHandler):
     """Serves the fixtures; checks each API's authentication like the real services do."""
 
     requests: list[tuple[str, dict]] = []
+    overrides: dict[str, bytes] = {}
     issued_tokens: list[str] = []
     expired_tokens: set[str] = set()
 
@@ -52,7 +55,7 @@ class Recorded(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": "no"}')
             return
-        body = (FIXTURES / ROUTES[url.path]).read_bytes()
+        body = Recorded.overrides.get(url.path) or (FIXTURES / ROUTES[url.path]).read_bytes()
         if url.path == "/login":  # a fresh token per login, as the real service issues
             token = f"{json.loads(body)['token']}.{len(Recorded.issued_tokens)}"
             Recorded.issued_tokens.append(token)
@@ -79,6 +82,7 @@ def server():
 def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("GREENTUNE_CACHE_DIR", str(tmp_path / "cache"))
     Recorded.requests.clear()
+    Recorded.overrides.clear()
     Recorded.issued_tokens.clear()
     Recorded.expired_tokens.clear()
 
@@ -172,3 +176,22 @@ def test_plans_run_on_a_live_forecast(server):
 def test_unreachable_service_is_a_clear_error(monkeypatch):
     with pytest.raises(GreentuneError, match="could not reach 127.0.0.1:9"):
         ElectricityMaps(api_key=EM_KEY, base_url="http://127.0.0.1:9/v3").latest("DE")
+
+
+def test_schedule_command_plans_from_a_live_forecast(server, tmp_path):
+    recorded = json.loads((FIXTURES / "electricitymaps_forecast_DE.json").read_text())
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for offset, point in enumerate(recorded["forecast"]):  # the recording, moved to start this hour
+        point["datetime"] = (hour + timedelta(hours=offset)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    Recorded.overrides["/v3/carbon-intensity/forecast"] = json.dumps(recorded).encode()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ELECTRICITYMAPS_API_KEY": EM_KEY,
+           "GREENTUNE_ELECTRICITYMAPS_URL": f"{server}/v3", "GREENTUNE_CACHE_DIR": str(tmp_path / "cache")}
+    greentune = str(Path(sys.executable).with_name("greentune"))
+    args = [greentune, "schedule", "--region", "DE", "--source", "electricitymaps", "--duration", "2h", "--window", "6h"]
+    fs = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=120)
+    pr = subprocess.run([*args, "--mode", "pr", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert fs.returncode == 0 and pr.returncode == 0, fs.stderr + pr.stderr
+    fs_plan, pr_plan = json.loads(fs.stdout), json.loads(pr.stdout)
+    assert "Electricity Maps" in fs_plan["source"] and fs_plan["start"] >= hour.isoformat()
+    assert 0 <= fs_plan["savings_pct"] <= pr_plan["savings_pct"]
+    assert sum(path == "/v3/carbon-intensity/forecast" for path, _ in Recorded.requests) == 1  # second run: cache

@@ -78,3 +78,19 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(message, lines[0]), result.stderr
+
+
+def test_csv_source_with_a_measured_power_timeline_and_a_percent_window(tmp_path):
+    grid = tmp_path / "grid.csv"
+    rows = [f"2024-01-01T{h:02d}:00:00Z,{900 if h < 4 else 100}" for h in range(12)]
+    grid.write_text("timestamp,intensity_gco2eq_per_kwh\n" + "\n".join(rows) + "\n")
+    power = tmp_path / "power.csv"
+    power.write_text("elapsed_s,power_w\n0,2000\n3600,2000\n7200,2000\n")
+    result = run("schedule", "--region", "ZZ", "--source", f"csv:{grid}", "--kind", "marginal", "--start",
+                 "2024-01-01T00:00", "--timeline", str(power), "--window", "200%", "--mode", "fs", "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["start"] == "2024-01-01T04:00:00+00:00" and plan["kind"] == "marginal"
+    assert plan["energy_kwh"] == pytest.approx(4.0)
+    assert plan["emissions_now_gco2eq"] == pytest.approx(4.0 * 900) and plan["emissions_plan_gco2eq"] == pytest.approx(400)
+    assert any("read as UTC" in note for note in plan["notes"]) and "grid.csv" in plan["source"]
