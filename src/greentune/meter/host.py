@@ -22,6 +22,10 @@ Grealey & Inouye, Advanced Science 2021, doi:10.1002/advs.202100707):
 Energy is this power times each sampling interval (utilisation is an average
 over the interval, so the rectangle rule is exact for the model). Peak RAM
 reported in measurements is the RSS of the process tree rooted at ``pid``.
+
+psutil is imported when a host sensor is built, not with the package: the
+meter imports faster, and NVML-only use (benchmarks/meter_gpu_check.py on a
+bare GPU box) needs nothing beyond nvidia-ml-py.
 """
 
 from __future__ import annotations
@@ -34,8 +38,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from greentune.meter.sensor import Component, Detection, Reading
 
@@ -108,6 +110,8 @@ def ram_power_w_per_gb() -> tuple[float, str]:
 
 def process_tree_rss_bytes(pid: int) -> int:
     """Resident memory of ``pid`` and all its descendants, bytes (processes that vanish are skipped)."""
+    import psutil
+
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -129,6 +133,8 @@ class HostSensor:
 
     def __init__(self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> None:
         """Estimate the components that nothing else measures; ``pid`` roots the RSS tree (default: this process)."""
+        import psutil
+
         self.pid = os.getpid() if pid is None else pid
         self.cpu_model = cpu_model_name()
         self.cpu_tdp = match_cpu_tdp(self.cpu_model, read_cpu_tdp_table())
@@ -155,6 +161,8 @@ class HostSensor:
 
     def read(self, now_s: float) -> Reading:
         """Utilisation since the previous read, RSS, and the estimated energy so far."""
+        import psutil
+
         util_pct = psutil.cpu_percent(interval=None)
         memory = psutil.virtual_memory()
         power_w: dict[str, float] = {}
@@ -192,8 +200,11 @@ class HostSensor:
 
 
 def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> Detection:
-    """The host sensor (always available where psutil runs)."""
-    sensor = HostSensor(estimate_cpu, estimate_ram, pid)
+    """The host sensor (available wherever psutil is installed)."""
+    try:
+        sensor = HostSensor(estimate_cpu, estimate_ram, pid)
+    except ImportError:
+        return Detection("host", None, "psutil is not installed: no CPU/RAM figures", "pip install psutil")
     matched = "no TDP row matched; generic row used" if sensor.cpu_tdp.name == GENERIC_CPU else (
         f"TDP row '{sensor.cpu_tdp.name}' ({sensor.cpu_tdp.tdp_w:g} W)"
     )

@@ -28,8 +28,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import psutil
-
 from greentune.meter.host import cpu_model_name
 from greentune.meter.log import JsonlLog
 from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
@@ -370,7 +368,7 @@ class Meter:
         return {
             "cpu_model": cpu_model_name(),
             "cpu_count": os.cpu_count(),
-            "ram_total_bytes": psutil.virtual_memory().total,
+            "ram_total_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
             "gpu_models": gpu_models,
             "sensors": descriptions,
         }
