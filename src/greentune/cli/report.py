@@ -40,11 +40,11 @@ def report(
 ) -> None:
     """Compare runs from the ledger: tables, deltas, Pareto plots, region what-if, recommendation."""
     from greentune.report.build import build_report
-    from greentune.report.load import read_ledger, select_runs
+    from greentune.report.load import load_runs
     from greentune.report.write import render, write_text
 
     chosen_format = _format(fmt, out)
-    records, notes = select_runs(read_ledger(tracking_uri, experiment), runs)
+    records, notes = load_runs(tracking_uri, experiment, runs)
     built = build_report(records, baseline, notes, rouge_tolerance)
     errors = Console(stderr=True)
     for note in built.notes:

@@ -24,13 +24,25 @@ def read_ledger(tracking_uri: str | None = None, experiment: str | None = None) 
     return sorted(read_runs(tracking_uri=tracking_uri, experiment=experiment), key=lambda r: r.start_time)
 
 
+def load_runs(
+    tracking_uri: str | None = None, experiment: str | None = None, runs_filter: str | None = None
+) -> tuple[list[RunRecord], list[str]]:
+    """The ledger's runs (of `experiment`, matching `runs_filter`) and notes on what was not found."""
+    from greentune.ledger import default_tracking_uri
+
+    records = read_ledger(tracking_uri, experiment)
+    if not records:
+        where = f"experiment '{experiment}' of the ledger" if experiment else "the ledger"
+        uri = tracking_uri or default_tracking_uri()
+        return [], [f"No runs in {where} at {uri}: run `greentune demo` or `greentune run SPEC.yaml` first."]
+    return select_runs(records, runs_filter)
+
+
 def select_runs(records: list[RunRecord], runs_filter: str | None) -> tuple[list[RunRecord], list[str]]:
     """Runs whose name or id matches one of the comma-separated shell patterns in `runs_filter`.
 
     Returns the runs kept and notes for the reader.
     """
-    if not records:
-        return [], ["The ledger holds no runs yet: run `greentune demo` or `greentune run SPEC.yaml` first."]
     if not runs_filter:
         return list(records), []
     patterns = [pattern.strip() for pattern in runs_filter.split(",") if pattern.strip()]
@@ -67,7 +79,8 @@ def require_run(records: list[RunRecord], ref: str) -> RunRecord:
 
 
 def choose_baseline(records: list[RunRecord], ref: str | None) -> tuple[RunRecord | None, list[str]]:
-    """The baseline: `ref` when given and found; else the latest run named 'baseline'; else the oldest run with ROUGE."""
+    """The baseline: `ref` when given and found; else the latest baseline-named or -labelled run with ROUGE;
+    else the oldest run with ROUGE."""
     notes: list[str] = []
     if ref is not None:
         found = find_run(records, ref)
@@ -75,12 +88,18 @@ def choose_baseline(records: list[RunRecord], ref: str | None) -> tuple[RunRecor
             return found, notes
         names = ", ".join(sorted({r.run_name for r in records})) or "none"
         notes.append(f"Baseline '{ref}' is not among the reported runs ({names}); using the default baseline instead.")
-    default = find_run([r for r in records if has_rouge(r)], BASELINE_NAME)
-    if default is None:
-        default = next((r for r in records if has_rouge(r)), None)
+    scored = [r for r in records if has_rouge(r)]
+    named = [r for r in scored if _is_baseline(r)]
+    default = max(named, key=lambda r: r.start_time) if named else next(iter(scored), None)
     if default is None and records:
         notes.append("No run has ROUGE scores, so there is no baseline to compare against.")
     return default, notes
+
+
+def _is_baseline(record: RunRecord) -> bool:
+    """Named 'baseline' (or '…-baseline', as the demo's runs are), or labelled so by the runner."""
+    name = record.run_name
+    return name == BASELINE_NAME or name.endswith(f"-{BASELINE_NAME}") or record.strategies.get("label") == BASELINE_NAME
 
 
 def rouge_notes(records: list[RunRecord]) -> list[str]:

@@ -1,0 +1,179 @@
+"""`greentune report` and `greentune card` on a ledger filled by the real runner with tiny models.
+
+One SQLite ledger for the session: a baseline, a freeze-embeddings run and a
+run that fails while loading its data (FAILED, no ROUGE). The HTML page is
+opened in Debian's headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard
+from typer.testing import CliRunner
+
+from browser import chromium_available, open_page
+from greentune.cli.app import app
+from greentune.ledger import RunRecord, read_runs
+from tiny_models import run_tiny, tiny_tracking_uri
+
+GREENTUNE = str(Path(sys.executable).parent / "greentune")
+MAX_PAGE_BYTES = 6_000_000  # plotly.js inline is ~4.8 MB; the rest must stay small
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[RunRecord]]:
+    """The tracking URI and the runs read back from it."""
+    root = tmp_path_factory.mktemp("report-ledger")
+    run_tiny(root, **{"ledger.run_name": "baseline"})
+    run_tiny(root, **{"ledger.run_name": "freeze-embeddings", "strategies.freeze": "embeddings"})
+    with pytest.raises(Exception, match="not found"):
+        run_tiny(root, **{"ledger.run_name": "broken", "data.name": str(root / "missing.jsonl")})
+    uri = tiny_tracking_uri(root)
+    return uri, read_runs(uri)
+
+
+def report(uri: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["report", "--tracking-uri", uri, *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.slow
+def test_ledger_holds_the_three_real_runs(ledger) -> None:
+    _, records = ledger
+    assert [(r.run_name, r.status) for r in records] == [
+        ("baseline", "FINISHED"),
+        ("freeze-embeddings", "FINISHED"),
+        ("broken", "FAILED"),
+    ]
+    assert records[0].rouge and not records[2].rouge
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not chromium_available(), reason="Debian chromium + chromium-driver not installed (make test installs them as root)")
+def test_html_report_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
+    uri, records = ledger
+    out = tmp_path / "report.html"
+    code, stdout, _ = report(uri, "--out", str(out))
+    assert code == 0 and "report written to" in stdout
+    html = out.read_text()
+    assert len(html.encode()) < MAX_PAGE_BYTES
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html), "the page must not load anything"
+
+    page = open_page(out, table_ids=("runs", "deltas", "regions"))
+    assert page.console_errors == []
+    assert page.table_rows["runs"] == len(records) == 3
+    assert page.table_rows["deltas"] == 1  # freeze-embeddings; the failed run has no ROUGE to compare
+    assert page.table_rows["regions"] >= 2
+    names = [plot["name"] for plot in page.plots]
+    for expected in ("pareto-emissions", "phase-energy", "learning-curves", "regions"):
+        assert expected in names
+    assert names.count("timeline") == 2  # the failed run stopped before two meter samples
+    for plot in page.plots:
+        assert plot["width"] > 0 and plot["height"] > 0 and plot["traces"] > 0, plot
+
+
+@pytest.mark.slow
+def test_markdown_and_json_reports(ledger) -> None:
+    uri, records = ledger
+    code, markdown, notes = report(uri, "--format", "md")
+    assert code == 0
+    assert "## Recommendation" in markdown
+    assert "Keep freeze-embeddings" in markdown or "Drop freeze-embeddings" in markdown
+    table = [line for line in markdown.splitlines() if line.startswith("| ") and ("FINISHED" in line or "FAILED" in line)]
+    assert len(table) == 3
+    assert "'broken' (FAILED) has no ROUGE" in notes
+
+    code, text, _ = report(uri, "--format", "json")
+    data = json.loads(text)
+    assert data["baseline_run_name"] == "baseline"
+    assert [row["run_name"] for row in data["runs"]] == ["baseline", "freeze-embeddings", "broken"]
+    freeze = next(d for d in data["deltas"] if d["run_name"] == "freeze-embeddings")
+    baseline, frozen = records[0], records[1]
+    assert freeze["energy_pct"] == pytest.approx((frozen.energy_kwh - baseline.energy_kwh) / baseline.energy_kwh * 100)
+    assert data["whatif"]["cleanest"][0]["emissions_gco2eq"] < data["whatif"]["dirtiest"][0]["emissions_gco2eq"]
+    assert data["equivalents"] and all(e["source"] and e["year"] for e in data["equivalents"])
+
+
+@pytest.mark.slow
+def test_bad_input_is_explained_and_what_exists_still_renders(ledger, tmp_path: Path) -> None:
+    uri, _ = ledger
+    code, _, notes = report(uri, "--baseline", "nope", "--out", str(tmp_path / "a.html"))
+    assert code == 0 and "Baseline 'nope' is not among the reported runs" in notes
+    assert (tmp_path / "a.html").stat().st_size > 0
+
+    code, text, notes = report(uri, "--runs", "lora-*", "--format", "json")
+    assert code == 0 and json.loads(text)["runs"] == []
+    assert "No run matches --runs 'lora-*'; runs in the ledger: baseline, broken, freeze-embeddings." in notes
+
+    empty = f"sqlite:///{tmp_path / 'empty' / 'mlflow.db'}"
+    code, text, notes = report(empty, "--format", "md")
+    assert code == 0 and "No runs in the ledger" in notes and "# greentune report" in text
+
+
+@pytest.mark.slow
+def test_unwritable_out_is_one_line_and_exit_2(ledger) -> None:
+    uri, _ = ledger
+    result = subprocess.run(
+        [GREENTUNE, "report", "--tracking-uri", uri, "--runs", "baseline", "--out", "/proc/no-such-dir/report.html"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: cannot write /proc/no-such-dir/report.html: No such file or directory; choose another --out"]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_card_round_trips_through_model_card_with_grams(ledger, tmp_path: Path) -> None:
+    uri, records = ledger
+    baseline = records[0]
+    out = tmp_path / "README.md"
+    result = runner.invoke(app, ["card", "baseline", "--tracking-uri", uri, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    card = ModelCard.load(out)
+    emissions = card.data.co2_eq_emissions
+    assert emissions["emissions"] == pytest.approx(baseline.emissions_gco2eq, rel=1e-5)
+    grams = baseline.energy_kwh * baseline.pue * baseline.intensity_gco2eq_per_kwh
+    assert emissions["emissions"] == pytest.approx(grams, rel=0.01)  # grams, not kg
+    assert emissions["hardware_used"] == baseline.hardware
+    assert emissions["geographical_location"] == "DE"
+    assert emissions["training_type"] == "fine-tuning"
+    assert "estimated" in emissions["source"]
+    assert "## Training footprint" in card.text and baseline.run_id in card.text
+    assert ModelCard(str(card)).data.to_dict() == card.data.to_dict()
+
+
+@pytest.mark.slow
+def test_card_merges_into_an_existing_card(ledger, tmp_path: Path) -> None:
+    uri, records = ledger
+    out = tmp_path / "README.md"
+    out.write_text("---\nlicense: mit\nlanguage: en\n---\n\n# My summarizer\n\nTrained with care.\n")
+    for run in ("baseline", records[1].run_id):
+        result = runner.invoke(app, ["card", run, "--tracking-uri", uri, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    card = ModelCard.load(out)
+    assert card.data.license == "mit" and card.data.language == "en"
+    assert card.text.startswith("\n# My summarizer\n\nTrained with care.")
+    assert card.text.count("## Training footprint") == 1
+    assert records[1].run_id in card.text and records[0].run_id not in card.text
+    assert card.data.co2_eq_emissions["emissions"] == pytest.approx(records[1].emissions_gco2eq, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_card_for_an_unknown_run_names_the_closest(ledger) -> None:
+    uri, _ = ledger
+    result = runner.invoke(app, ["card", "basline", "--tracking-uri", uri])
+    assert result.exit_code != 0
+    assert "no run with id or name 'basline'; closest: baseline" in str(result.exception)
