@@ -82,6 +82,7 @@ def fuel_factors_gco2eq_per_kwh() -> dict[str, float]:
         }
 
 
+@cache
 def entsoe_timezone(country: str) -> ZoneInfo:
     """The local time zone the ENTSO-E data of `country` is written in."""
     import pandas as pd

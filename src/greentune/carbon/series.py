@@ -160,31 +160,15 @@ class IntensitySeries:
             )
         return self.values_gco2eq_per_kwh[first:stop]
 
-    def slice(self, start: datetime, end: datetime) -> IntensitySeries:
-        """The part of the series whose slots cover [start, end)."""
-        values = self.values_between(start, end)
-        return IntensitySeries(
-            start_utc=self.slot_start(self.slot_of(start)),
-            step_s=self.step_s,
-            values_gco2eq_per_kwh=values.copy(),
-            kind=self.kind,
-            source=self.source,
-            region=self.region,
-            tz=self.tz,
-            filled_slots=self.filled_slots,
-        )
-
-    def mean_gco2eq_per_kwh(self) -> float:
-        """Time-weighted mean intensity over the whole series."""
-        return float(self.values_gco2eq_per_kwh.mean())
-
 
 def _filled(slots: np.ndarray, fill: Fill) -> np.ndarray:
-    """Fill the gaps between known slots (the first and last slot are always known)."""
+    """Fill the gaps; a gap before the first known value takes that value."""
     if fill not in FILLS:
         raise GreentuneError(f"unknown fill {fill!r}; use one of {', '.join(FILLS)}")
     known = np.flatnonzero(np.isfinite(slots))
+    if known.size == 0:
+        raise GreentuneError("the series has no values at all to fill from")
     if fill == "interpolate":
         return np.interp(np.arange(slots.size), known, slots[known])
-    last_known = np.maximum.accumulate(np.where(np.isfinite(slots), np.arange(slots.size), 0))
+    last_known = np.maximum.accumulate(np.where(np.isfinite(slots), np.arange(slots.size), known[0]))
     return slots[last_known]

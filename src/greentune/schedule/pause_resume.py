@@ -25,7 +25,7 @@ from greentune.schedule.job import Job
 from greentune.schedule.plan import Plan
 from greentune.schedule.window import JobWindow
 
-MAX_DP_CELLS = 200_000_000  # slots × pauses × segment states × job slots; beyond this the table would not fit in memory
+MAX_DP_CELLS = 600_000_000  # slots × pauses × segment states × job slots (one bit each): ~75 MB and a few seconds
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ def _exact_slots(
     (min_run meaning 'long enough to stop')."""
     slots, jobs = len(intensity), len(energies_kwh)
     track = max_pauses is not None or delay > 0
-    pause_cap = jobs - 1 if max_pauses is None else min(jobs - 1, max_pauses)
+    pause_cap = min(jobs // min_run - 1, slots - jobs)  # each pause needs a full segment before it and an idle slot
+    if max_pauses is not None:
+        pause_cap = min(pause_cap, max_pauses)
     if delay > 0:
         pause_cap = min(pause_cap, int((slots - jobs) / delay + 1e-9))
     pauses = pause_cap + 1 if track else 1
@@ -80,32 +82,34 @@ def _exact_slots(
         raise GreentuneError("this plan is too large to solve exactly; set a max number of pauses or a shorter window")
     cost = np.full((pauses, min_run + 1, jobs + 1), np.inf)
     cost[0, 0, 0] = 0.0
-    choice = np.zeros((slots, pauses, min_run + 1, jobs + 1), dtype=np.int8)
+    choice = []  # per slot, which of two predecessors each state came from, packed 8 states to a byte
     resumes = np.arange(jobs) >= 1  # dest k = 1 … n comes from k − 1; a resume if k − 1 ≥ 1
     for slot, grams_per_kwh in enumerate(intensity):
         run = energies_kwh * grams_per_kwh
         new = np.full_like(cost, np.inf)
+        picked = np.zeros(cost.shape, dtype=bool)
         stay, stop = cost[:, 0, :], cost[:, min_run, :]
         new[:, 0, :] = np.minimum(stay, stop)
-        choice[slot, :, 0, :] = stop < stay
+        picked[:, 0, :] = stop < stay
         idle = cost[:, 0, :-1]
         before_pause = np.vstack([np.full((1, jobs), np.inf), idle[:-1]]) if track else idle
         begin = np.where(resumes, before_pause + pause_kwh * grams_per_kwh, idle) + run
         if min_run == 1:
             keep = cost[:, 1, :-1] + run
             new[:, 1, 1:] = np.minimum(begin, keep)
-            choice[slot, :, 1, 1:] = keep < begin
+            picked[:, 1, 1:] = keep < begin
         else:
             new[:, 1, 1:] = begin
             for length in range(2, min_run):
                 new[:, length, 1:] = cost[:, length - 1, :-1] + run
             grow, keep = cost[:, min_run - 1, :-1] + run, cost[:, min_run, :-1] + run
             new[:, min_run, 1:] = np.minimum(grow, keep)
-            choice[slot, :, min_run, 1:] = keep < grow
+            picked[:, min_run, 1:] = keep < grow
         if delay > 0:
             late = slot + 1 + np.arange(pauses) * delay > slots + 1e-9
             new[late, 1:, jobs] = np.inf
         cost = new
+        choice.append(np.packbits(picked, axis=-1))
     finals = np.stack([cost[:, 0, jobs], cost[:, min_run, jobs]])
     ending, pause = np.unravel_index(int(np.argmin(finals)), finals.shape)
     if not np.isfinite(finals[ending, pause]):
@@ -113,10 +117,10 @@ def _exact_slots(
     return _walk_back(choice, int(pause), min_run if ending else 0, jobs, min_run, track)
 
 
-def _walk_back(choice: np.ndarray, pause: int, state: int, done: int, min_run: int, track: bool) -> list[int]:
+def _walk_back(choice: list[np.ndarray], pause: int, state: int, done: int, min_run: int, track: bool) -> list[int]:
     used = []
-    for slot in range(choice.shape[0] - 1, -1, -1):
-        picked = choice[slot, pause, state, done]
+    for slot in range(len(choice) - 1, -1, -1):
+        picked = (choice[slot][pause, state, done // 8] >> (7 - done % 8)) & 1
         if state == 0:
             state = min_run if picked else 0
             continue

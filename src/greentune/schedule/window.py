@@ -49,8 +49,6 @@ class JobWindow:
         span = start_count - 1 + len(energies)
         span_end = series.slot_start(first_slot + span)
         intensity = series.values_between(aligned, span_end)
-        if len(intensity) != span:
-            raise GreentuneError(f"{series.region} series does not cover {aligned.isoformat()} to {span_end.isoformat()}")
         return cls(series, job, first_slot, energies, start_count, intensity, tuple(notes))
 
     @property
@@ -82,7 +80,7 @@ class JobWindow:
             raise GreentuneError(f"PUE must be at least 1.0, got {pue}")
         chosen = [int(slot) for slot in slots]
         if len(chosen) != self.slot_count or any(b <= a for a, b in zip(chosen, chosen[1:], strict=False)):
-            raise GreentuneError("internal: a plan needs one increasing window slot per job slot")
+            raise ValueError("a plan needs one increasing window slot per job slot")
         last_fraction = self.job.duration_s / self.series.step_s - (self.slot_count - 1)
         segments, begin = [], chosen[0]
         for previous, current in zip(chosen, chosen[1:] + [None], strict=True):
