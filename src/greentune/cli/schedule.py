@@ -14,11 +14,15 @@ import csv
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from greentune.carbon import IntensitySeries
+    from greentune.schedule import Mode
 
 DEFAULT_POWER_W = 1000.0
 
@@ -117,7 +121,7 @@ def _schedule(
     span_end = requested + timedelta(seconds=job.window_s + duration_s)
     pad = timedelta(hours=0 if requested.timestamp() % 3600 == 0 else 1)  # room to round the start up to a slot
 
-    def series_for(name: str):  # noqa: ANN202 - IntensitySeries, imported lazily
+    def series_for(name: str) -> IntensitySeries | None:
         if not has_series(source, name, requested, span_end + pad):
             return None
         return load_series(source, name, requested, span_end + pad, fill=fill, kind=kind)
@@ -127,11 +131,11 @@ def _schedule(
                 "rules": vars(rules) if mode == "pr" else None}
     if len(names) == 1:
         series = load_series(source, names[0], requested, span_end + pad, fill=fill, kind=kind)
-        plan = plan_job(series, job, mode, rules=rules, pue=pue)  # type: ignore[arg-type]
+        plan = plan_job(series, job, cast("Mode", mode), rules=rules, pue=pue)
         result = plan.to_dict()
         result.update(job=job_info, notes=notes + result["notes"])
         return result
-    ranking = compare_regions(job, names, series_for, mode, rules=rules, pue=pue)  # type: ignore[arg-type]
+    ranking = compare_regions(job, names, series_for, cast("Mode", mode), rules=rules, pue=pue)
     best = next((choice for choice in ranking if choice.plan is not None), None)
     result = best.plan.to_dict() if best and best.plan else {"mode": mode}
     result.update(regions=[choice.to_dict() for choice in ranking], best_region=ranking[0].region,

@@ -118,6 +118,7 @@ def _exact_slots(
 
 
 def _walk_back(choice: list[np.ndarray], pause: int, state: int, done: int, min_run: int, track: bool) -> list[int]:
+    """Follow the stored choices from the best final state back to slot 0; the slots that ran."""
     used = []
     for slot in range(len(choice) - 1, -1, -1):
         picked = (choice[slot][pause, state, done // 8] >> (7 - done % 8)) & 1
