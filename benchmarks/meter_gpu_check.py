@@ -41,8 +41,9 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 try:
     import greentune.meter  # noqa: F401
@@ -103,7 +104,10 @@ def main() -> None:
 
     result["counter_agreement_pct"] = result["agreement"]["counter_agreement_pct"]
     result["overhead_pct"] = result["overhead"]["overhead_pct"]
-    result["targets"] = {"abs_counter_agreement_pct": TARGET_ABS_COUNTER_AGREEMENT_PCT, "overhead_pct": TARGET_OVERHEAD_PCT}
+    result["targets"] = {
+        "abs_counter_agreement_pct": TARGET_ABS_COUNTER_AGREEMENT_PCT,
+        "overhead_pct": TARGET_OVERHEAD_PCT,
+    }
     result["passed"] = {
         "counter_agreement": abs(result["counter_agreement_pct"]) <= TARGET_ABS_COUNTER_AGREEMENT_PCT,
         "overhead": result["overhead_pct"] <= TARGET_OVERHEAD_PCT,

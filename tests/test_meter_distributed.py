@@ -63,7 +63,7 @@ def idle_rank() -> Measurement:
 def test_job_total_is_the_sum_of_node_totals() -> None:
     # 2 nodes × 2 ranks: what all_reduce(SUM) computes from every rank's vector
     ranks = [node(1000.0, 100.0, util=60.0), idle_rank(), node(3000.0, 50.0, "estimated", util=100.0), idle_rank()]
-    summed = [sum(values) for values in zip(*(pack(m) for m in ranks))]
+    summed = [sum(values) for values in zip(*(pack(m) for m in ranks), strict=True)]
     job = unpack(summed, ranks[0], duration_s=12.0)
     assert job.energy_j == pytest.approx(1000 + 100 + 3000 + 50)
     assert {(c.name, c.source): c.energy_j for c in job.components} == {

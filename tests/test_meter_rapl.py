@@ -63,7 +63,12 @@ def intel_tree(root: Path) -> dict[str, Path]:
 def test_finds_packages_and_dram_and_skips_core_psys_and_mmio(tmp_path: Path) -> None:
     intel_tree(tmp_path)
     names = [(zone.component.name, zone.component.kind) for zone in find_zones(tmp_path)]
-    assert names == [("cpu:package-0", "cpu"), ("cpu:package-1", "cpu"), ("ram:package-0", "ram"), ("ram:package-1", "ram")]
+    assert names == [
+        ("cpu:package-0", "cpu"),
+        ("cpu:package-1", "cpu"),
+        ("ram:package-0", "ram"),
+        ("ram:package-1", "ram"),
+    ]
 
 
 def test_amd_tree_with_package_only(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -50,12 +50,17 @@ def register(app: typer.Typer) -> None:
 
 
 def measure(
-    command: list[str] | None = typer.Argument(None, metavar="-- CMD ARGS…", help="The command to run, after --."),
-    interval_ms: int = typer.Option(100, "--interval-ms", min=1, help="Sampling period in milliseconds."),
-    output: Path | None = typer.Option(
-        None, "--output", help="Folder for meter.jsonl and emissions.csv (default: ./greentune-runs/measure-<time>-<pid>/)."
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else."),
+    command: Annotated[
+        list[str] | None, typer.Argument(metavar="-- CMD ARGS…", help="The command to run, after --.")
+    ] = None,
+    interval_ms: Annotated[int, typer.Option("--interval-ms", min=1, help="Sampling period in milliseconds.")] = 100,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Folder for meter.jsonl and emissions.csv (default: new, in ./greentune-runs/)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
+    ] = False,
 ) -> None:
     """Run CMD as a child process, measure the machine meanwhile, exit with CMD's exit code."""
     if not command:
@@ -115,6 +120,8 @@ class _SignalForwarder:
             signal.signal(signum, handler)
 
     def _forward(self, signum: int, frame: object) -> None:
+        if self.child is None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # before the command started: just stop
         if self.child is not None and self.child.poll() is None:
             try:
                 self.child.send_signal(signum)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import platform
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def _row(
     m: Measurement, emissions_kg: float | None, hardware: dict[str, Any], project_name: str, run_id: str
 ) -> dict[str, Any]:
     """The columns one measurement fills."""
-    end = datetime.fromtimestamp(m.start_unix_s + m.duration_s, tz=timezone.utc)
+    end = datetime.fromtimestamp(m.start_unix_s + m.duration_s, tz=UTC)
     gpu_models = hardware.get("gpu_models", [])
     ram_total = hardware.get("ram_total_bytes")
     per_second = 1.0 / m.duration_s if m.duration_s > 0 else 0.0

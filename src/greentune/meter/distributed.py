@@ -9,8 +9,9 @@ is the sum of the node totals: never an average, never counted twice.
 The local rank is found from ``LOCAL_RANK`` (torchrun, accelerate,
 DeepSpeed), ``SLURM_LOCALID``, ``OMPI_COMM_WORLD_LOCAL_RANK`` or
 ``MPI_LOCALRANKID``; failing those, from ``RANK`` modulo
-``LOCAL_WORLD_SIZE``, or from ``torch.distributed``'s rank modulo the node's
-GPU count when a process group is initialised. torch is never imported
+``LOCAL_WORLD_SIZE`` (``RANK`` alone is taken as a single-node job), or from
+``torch.distributed``'s rank modulo the node's GPU count when a process group
+is initialised. torch is never imported
 here: it is looked up in ``sys.modules`` only.
 """
 

@@ -27,7 +27,8 @@ class JsonlLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
         except OSError as error:
-            raise GreentuneError(f"cannot write the meter log {path}: {error.strerror}; choose a writable path") from error
+            message = f"cannot write the meter log {path}: {error.strerror}; choose a writable path"
+            raise GreentuneError(message) from error
         self._pending: list[str] = []
         # re-entrant: a SIGTERM handler may flush while the main thread is inside `append`
         self._lock = threading.RLock()

@@ -63,15 +63,18 @@ class _OpenWindow:
     gpu_util_pct_s: float = 0.0
     gpu_util_time_s: float = 0.0
 
-    def add(self, sample: Sample, now_s: float, is_boundary: bool) -> None:
-        """Fold one sample in: time-weighted utilisation, peaks of power and memory."""
+    def add(self, sample: Sample, now_s: float) -> None:
+        """Fold one sample in: peaks of memory; time-weighted utilisation and peak power over its interval.
+
+        The begin sample has no interval inside the window, so it only counts for memory.
+        """
         interval_s = now_s - self.last_mono_s
         self.last_mono_s = now_s
         if sample.ram_bytes is not None:
             self.peak_ram_bytes = max(self.peak_ram_bytes or 0, sample.ram_bytes)
         if sample.vram_bytes:
             self.peak_vram_bytes = max(self.peak_vram_bytes or 0, sum(sample.vram_bytes.values()))
-        if is_boundary and interval_s <= 0:
+        if interval_s <= 0:
             return
         self.peak_power_w = max(self.peak_power_w, sample.total_power_w)
         if sample.cpu_util_pct is not None:
@@ -91,7 +94,7 @@ class Meter:
         log_path: Path | str | None = None,
         sensors: list[Sensor] | None = None,
         *,
-        timeline_max_samples: int = 36_000,
+        timeline_max_samples: int = 6_000,
         flush_interval_s: float = 10.0,
         log_sample_interval_s: float = 1.0,
     ) -> None:
@@ -185,9 +188,11 @@ class Meter:
                 raise ValueError(f"window '{name}' is already open")
             sample, now_s = self._sample()
             window = _OpenWindow(name, now_s, sample.t_unix_s, dict(sample.energy_j), now_s)
-            window.add(sample, now_s, is_boundary=True)
+            window.add(sample, now_s)
             self._windows[name] = window
-            self._log_record({"type": "window_begin", "name": name, "t_unix_s": sample.t_unix_s, "energy_j": sample.energy_j})
+            self._log_record(
+                {"type": "window_begin", "name": name, "t_unix_s": sample.t_unix_s, "energy_j": sample.energy_j}
+            )
         self._flush()
 
     def end_window(self, name: str) -> Measurement:
@@ -264,10 +269,11 @@ class Meter:
             power_w.update(reading.power_w)
             util_pct.update(reading.util_pct)
             memory_bytes.update(reading.memory_bytes)
+        has_previous = bool(self._timeline)
         for component in self.components:
-            if component.name not in power_w:
+            if component.name not in power_w:  # no instantaneous figure: average since the previous sample
                 delta_j = self._energy_j[component.name] - previous_j[component.name]
-                power_w[component.name] = delta_j / interval_s if interval_s > 0 and self._timeline else 0.0
+                power_w[component.name] = delta_j / interval_s if has_previous and interval_s > 0 else 0.0
         sample = Sample(
             t_unix_s=t_unix_s,
             energy_j=dict(self._energy_j),
@@ -280,7 +286,7 @@ class Meter:
         self._last_mono_s = now_s
         self._timeline.append(sample)
         for window in self._windows.values():
-            window.add(sample, now_s, is_boundary=False)
+            window.add(sample, now_s)
         if log or now_s - self._last_logged_mono_s >= self._log_sample_interval_s:
             self._last_logged_mono_s = now_s
             self._log_record({"type": "sample", **sample.to_dict()})

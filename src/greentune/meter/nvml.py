@@ -72,7 +72,7 @@ class NvmlSensor:
         power_w: dict[str, float] = {}
         util_pct: dict[str, float] = {}
         memory_bytes: dict[str, int] = {}
-        for component, device in zip(self.components, self.devices):
+        for component, device in zip(self.components, self.devices, strict=True):
             name = component.name
             power_w[name] = device.power_mw() / 1000.0
             if device.has_energy_counter:
@@ -99,7 +99,7 @@ class NvmlSensor:
     def describe(self) -> dict[str, Any]:
         """GPU models, power limits and how each GPU's energy is obtained."""
         gpus = []
-        for component, device in zip(self.components, self.devices):
+        for component, device in zip(self.components, self.devices, strict=True):
             limit_mw = device.power_limit_mw()
             gpus.append(
                 {
