@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -87,7 +87,7 @@ def build_report(
     whatif, equivalents = _carbon_context(records, total_emissions, all_notes)
     return Report(
         title=_title(records),
-        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         experiments=sorted({r.experiment for r in records}),
         baseline_run_id=base.run_id if base else None,
         baseline_run_name=base.run_name if base else None,

@@ -7,10 +7,14 @@ of Python, and escapes run names and notes that come from user input.
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from greentune.report import fmt, plots
 from greentune.report.build import Report
 from greentune.report.timeline import Timeline
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -52,7 +56,7 @@ def render_html(report: Report, timelines: dict[str, Timeline]) -> str:
     )
 
 
-def _div(figure, div_id: str) -> str | None:
+def _div(figure: Figure | None, div_id: str) -> str | None:
     """The figure as a <div> plus the script that draws it; None when there was nothing to plot."""
     if figure is None:
         return None

@@ -1,6 +1,6 @@
 """What the report reads from one `RunRecord`: ROUGE points, energy by component and by phase.
 
-The ledger stores ROUGE under rouge-score's keys (`rouge1`, `rouge2`, `rougeL`,
+The runner stores ROUGE under rouge-score's keys (`rouge1`, `rouge2`, `rougeL`,
 `rougeLsum`) and components under names such as `gpu:0`, `cpu:package-0` or
 `ram`; the report groups them by device kind.
 """
@@ -17,8 +17,6 @@ PER_EPOCH_PREFIX = "epoch"
 def rouge_points(record: RunRecord, key: str) -> float | None:
     """Validation ROUGE `key` in points (0-100), or None when the run has none."""
     value = record.rouge.get(key)
-    if value is None:
-        value = record.rouge.get(f"eval_{key}")
     return None if value is None else float(value)
 
 

@@ -123,7 +123,7 @@ def recommendation(verdicts_: list[Verdict], baseline: RunRecord | None) -> str:
         f"Against the baseline run '{baseline.run_name}' ({baseline.energy_kwh:.3g} kWh, "
         f"{baseline.emissions_gco2eq:.3g} gCO2eq, {baseline.energy_source} energy):"
     )
-    kept = [v.run_name for v in verdicts_ if v.decision == "keep"]
+    kept = list(dict.fromkeys(v.run_name for v in verdicts_ if v.decision == "keep"))
     closing = (
         f"Strategies worth keeping: {', '.join(kept)}."
         if kept
