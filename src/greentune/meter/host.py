@@ -21,7 +21,9 @@ Grealey & Inouye, Advanced Science 2021, doi:10.1002/advs.202100707):
 
 Energy is this power times each sampling interval (utilisation is an average
 over the interval, so the rectangle rule is exact for the model). Peak RAM
-reported in measurements is the RSS of the process tree rooted at ``pid``.
+reported in measurements is the RSS of the process tree rooted at ``pid``;
+the tree is re-listed once a second (walking /proc costs ~2 ms, too much for
+every 100 ms sample), the RSS of its processes is read at every sample.
 
 psutil is imported when a host sensor is built, not with the package: the
 meter imports faster, and NVML-only use (benchmarks/meter_gpu_check.py on a
@@ -43,6 +45,7 @@ from greentune.meter.sensor import Component, Detection, Reading
 
 GENERIC_CPU = "generic"
 _BYTES_PER_GB = 1e9
+_TREE_REFRESH_S = 1.0
 _NOISE = re.compile(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|\d+-core|@.*$", re.IGNORECASE)
 
 
@@ -108,15 +111,21 @@ def ram_power_w_per_gb() -> tuple[float, str]:
     return float(row["power_w_per_gb"]), f"{row['source']} ({row['year']})"
 
 
-def process_tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, bytes (processes that vanish are skipped)."""
+def process_tree(pid: int) -> list[Any]:
+    """psutil processes of ``pid`` and all its descendants (empty when ``pid`` is gone)."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return []
+
+
+def rss_bytes(processes: list[Any]) -> int:
+    """Summed resident memory of ``processes``, bytes (processes that have ended are skipped)."""
+    import psutil
+
     total = 0
     for process in processes:
         try:
@@ -148,6 +157,8 @@ class HostSensor:
             self.components.append(Component("ram", "ram", "estimated"))
         self._energy_j = {component.name: 0.0 for component in self.components}
         self._last_s: float | None = None
+        self._tree: list[Any] = []
+        self._tree_listed_s = float("-inf")
         psutil.cpu_percent(interval=None)  # starts psutil's utilisation interval
 
     def cpu_power_w(self, util_pct: float) -> float:
@@ -175,11 +186,13 @@ class HostSensor:
             for name, watts in power_w.items():
                 self._energy_j[name] += watts * interval_s
         self._last_s = now_s
+        if now_s - self._tree_listed_s >= _TREE_REFRESH_S:
+            self._tree, self._tree_listed_s = process_tree(self.pid), now_s
         return Reading(
             energy_j=dict(self._energy_j),
             power_w=power_w,
             util_pct={"cpu": util_pct},
-            memory_bytes={"ram": process_tree_rss_bytes(self.pid)},
+            memory_bytes={"ram": rss_bytes(self._tree)},
         )
 
     def describe(self) -> dict[str, Any]:
