@@ -6,15 +6,13 @@ duration in s, emissions in kg CO2eq, emissions_rate in kg/s, powers in W,
 energies in kWh, ram_total_size in GB. One row per measurement;
 ``project_name`` is ``<project>:<window>``. The meter knows no carbon, place
 or water: those columns stay empty unless given, as does anything else we do
-not know.
+not know. (platform, uuid and datetime are imported when a file is written,
+to keep `import greentune.meter` fast.)
 """
 
 from __future__ import annotations
 
 import csv
-import platform
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +81,8 @@ def write_codecarbon_csv(
     ``hardware`` is `Meter.hardware` (CPU/GPU models, counts, RAM size);
     ``emissions_kg_by_window`` maps window names to kg CO2eq from the carbon accounting.
     """
+    import uuid
+
     path = Path(path)
     hardware = hardware or {}
     emissions = emissions_kg_by_window or {}
@@ -107,6 +107,9 @@ def _row(
     m: Measurement, emissions_kg: float | None, hardware: dict[str, Any], project_name: str, run_id: str
 ) -> dict[str, Any]:
     """The columns one measurement fills."""
+    import platform
+    from datetime import UTC, datetime
+
     end = datetime.fromtimestamp(m.start_unix_s + m.duration_s, tz=UTC)
     gpu_models = hardware.get("gpu_models", [])
     ram_total = hardware.get("ram_total_bytes")
