@@ -78,7 +78,7 @@ def measure(
         meter.start()
         meter.begin_window(WINDOW)
         try:
-            child = subprocess.Popen([executable, *command[1:]], stdout=sys.stderr if json_output else None)
+            child = subprocess.Popen(command, executable=executable, stdout=sys.stderr if json_output else None)
         except OSError as error:
             meter.stop()
             raise GreentuneError(f"cannot run {command[0]}: {error.strerror}") from error
