@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from greentune.errors import GreentuneError
 
@@ -39,13 +40,28 @@ def _register() -> None:
 _register()
 
 
+# typer vendors its own click; its public BadParameter leads to the base classes it raises
+_ClickException = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+_Abort = next(cls for cls in typer.Abort.__mro__ if cls.__name__ == "Abort")
+
+
 def main() -> None:
-    """Run the CLI; a GreentuneError becomes one red line and exit code 2."""
+    """Run the CLI. User errors (ours and click's usage errors) become one red line and exit code 2."""
+    console = Console(stderr=True, soft_wrap=True)
     try:
-        app()
+        exit_code = app(standalone_mode=False)
     except GreentuneError as error:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/yellow]")
+    except _ClickException as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            error.show()
+            sys.exit(0)
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        console.print(f"[red]error:[/red] {escape(error.format_message())}{escape(hint)}", highlight=False)
+        sys.exit(error.exit_code)
+    except (_Abort, KeyboardInterrupt):
+        console.print("[yellow]interrupted[/yellow]")
         sys.exit(130)
+    sys.exit(exit_code if isinstance(exit_code, int) else 0)

@@ -22,29 +22,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperCommand
 
 from greentune.errors import GreentuneError
 
 USAGE = "greentune measure [--interval-ms N] [--output DIR] [--json] -- CMD ARGS…"
 WINDOW = "command"
-# typer vendors its own click; its public BadParameter leads to the UsageError class it raises
-_UsageError = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
-
-
-class _OneLineUsageErrors(TyperCommand):
-    """Turn click's multi-line usage errors into a GreentuneError, which the app prints as one line."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except _UsageError as error:
-            raise GreentuneError(f"{error.format_message()}; usage: {USAGE}") from error
-
-
 def register(app: typer.Typer) -> None:
     """Add `greentune measure`."""
-    app.command("measure", cls=_OneLineUsageErrors, help=f"Run a command and measure time and energy: {USAGE}")(
+    app.command("measure", help=f"Run a command and measure time and energy: {USAGE}")(
         measure
     )
 
