@@ -1,0 +1,39 @@
+"""`greentune run`, `greentune runs` as a user calls them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from tiny_models import tiny_spec_dict, tiny_tracking_uri
+from typer.testing import CliRunner
+
+from greentune.cli.app import app
+
+runner = CliRunner()
+
+
+def test_run_then_runs_lists_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))
+    result = runner.invoke(app, ["run", str(spec), "--set", "strategies.freeze=embeddings", "--set", "ledger.run_name=cli-run"])
+    assert result.exit_code == 0, result.output
+    assert "cli-run" in result.output and "recorded in the ledger" in result.output
+
+    listed = runner.invoke(app, ["runs", "--json", "--tracking-uri", tiny_tracking_uri(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    records = json.loads(listed.output)
+    assert [record["run_name"] for record in records] == ["cli-run"]
+    assert records[0]["strategies"]["freeze"] == "embeddings" and records[0]["status"] == "FINISHED"
+
+    monkeypatch.setenv("GREENTUNE_TRACKING_URI", tiny_tracking_uri(tmp_path))
+    table = runner.invoke(app, ["runs", "--experiment", "cli"], env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "cli-run" in table.output and "ROUGE-1" in table.output
+    assert "estimated" in table.output or "measured" in table.output
+
+
+def test_runs_on_an_empty_ledger_says_how_to_start(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["runs", "--tracking-uri", f"sqlite:///{tmp_path / 'empty.db'}"])
+    assert result.exit_code == 0 and "greentune demo" in result.output

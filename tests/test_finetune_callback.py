@@ -1,0 +1,90 @@
+"""GreenCallback on its own, inside a plain HF Trainer script (no greentune runner)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import BartConfig, BartForConditionalGeneration, Trainer, TrainingArguments
+
+from greentune.finetune.callback import GreenCallback
+from greentune.meter import read_log
+
+
+class RandomPairs(torch.utils.data.Dataset):
+    """Random token pairs for a tiny BART; lengths vary so batches differ."""
+
+    def __init__(self, count: int) -> None:
+        generator = torch.Generator().manual_seed(0)
+        self.items = [
+            {
+                "input_ids": torch.randint(5, 100, (12,), generator=generator),
+                "labels": torch.randint(5, 100, (6,), generator=generator),
+            }
+            for _ in range(count)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.items[index]
+
+
+def tiny_bart() -> BartForConditionalGeneration:
+    torch.manual_seed(0)
+    config = BartConfig(vocab_size=100, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=32)
+    return BartForConditionalGeneration(config)
+
+
+def test_green_callback_measures_a_plain_trainer(tmp_path: Path) -> None:
+    callback = GreenCallback(log_path=tmp_path / "meter.jsonl", interval_ms=50)
+    arguments = TrainingArguments(
+        output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=4,
+        eval_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True,
+        include_num_input_tokens_seen="all",
+    )
+    trainer = Trainer(model=tiny_bart(), args=arguments, train_dataset=RandomPairs(8),
+                      eval_dataset=RandomPairs(4), callbacks=[callback])
+    trainer.train()
+    with callback.phase("predict"):
+        trainer.predict(RandomPairs(4))
+    callback.close()
+
+    summary = callback.summary()
+    names = [phase.name for phase in summary.phases]
+    assert names[:2] == ["train", "eval-loss"]
+    assert {"epoch-1", "epoch-2", "predict"} <= set(names)
+    assert "generate" not in names  # a plain Trainer evaluates without generating
+    phases = {phase.name: phase for phase in summary.phases}
+    assert phases["eval-loss"].windows == 2 and phases["epoch-1"].windows == 1
+    assert all(phase.energy_kwh >= 0 and phase.duration_s >= 0 for phase in summary.phases)
+    assert summary.run is not None and summary.run.duration_s >= phases["train"].duration_s
+    assert summary.epochs_run == 2 and summary.epochs_budget == 2 and summary.early_stopping_saved_kwh == 0
+    assert summary.train_samples == 16 and summary.samples_per_s > 0
+    assert summary.train_tokens == 16 * 12 and summary.tokens_per_s > 0
+    assert summary.total_flos and summary.total_flos > 0
+
+    windows = {record["name"] for record in read_log(tmp_path / "meter.jsonl") if record["type"] == "window"}
+    assert {"run", "epoch-1", "epoch-2", "predict"} <= windows
+
+
+def test_generation_is_split_from_the_loss_pass(tmp_path: Path) -> None:
+    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    callback = GreenCallback(interval_ms=50)
+    model = tiny_bart()
+    model.generation_config.max_new_tokens = 4
+    arguments = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path / "out"), num_train_epochs=1, per_device_train_batch_size=4, per_device_eval_batch_size=2,
+        eval_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True,
+        predict_with_generate=True,
+    )
+    trainer = Seq2SeqTrainer(model=model, args=arguments, train_dataset=RandomPairs(4), eval_dataset=RandomPairs(4),
+                             compute_metrics=lambda prediction: {}, callbacks=[callback])
+    trainer.train()
+    callback.close()
+    phases = {phase.name: phase for phase in callback.summary().phases}
+    assert phases["generate"].windows == 2  # one per evaluation batch
+    assert phases["eval-loss"].duration_s >= 0
