@@ -130,3 +130,36 @@ def test_resume_continues_from_the_last_checkpoint(root: Path) -> None:
 def test_resume_without_a_checkpoint_says_so(root: Path) -> None:
     with pytest.raises(GreentuneError, match="no Trainer checkpoint"):
         run_tiny(root, experiment="never-run", resume=True)
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from tiny_models import run_tiny
+run_tiny(Path({root!r}), experiment="killed", **{{"train.epochs": 500}})
+"""
+
+
+@pytest.mark.slow
+def test_a_terminated_run_is_recorded_as_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    logs = tmp_path / "runs" / "runs"
+    while time.monotonic() < deadline and process.poll() is None:
+        if any('"name":"epoch-2"' in path.read_text() for path in logs.glob("*/meter.jsonl")):
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    (record,) = read_runs(tiny_tracking_uri(tmp_path), experiment="killed")
+    assert record.status == "KILLED"
+    assert record.epochs_run and 1 <= record.epochs_run < 500
+    assert any("terminated (SIGTERM)" in note for note in record.notes)

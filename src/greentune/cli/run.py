@@ -61,12 +61,14 @@ def runs_command(
 
 def demo_command(
     experiment: str = typer.Option("greentune-demo", "--experiment", help="ledger experiment for the demo runs"),
+    location: str | None = typer.Option(None, "--location", help="country or provider:region for the carbon accounting"),
+    sku: str | None = typer.Option(None, "--sku", help="cloud instance type whose hourly price gives the $ column"),
 ) -> None:
     """Offline CPU demo: MiniLM BERT2BERT on ACLSum, a baseline and two strategies, then a comparison table."""
     from greentune.finetune.demo import DEMO_RUNS, demo_specs
 
     started = time.monotonic()
-    specs = demo_specs(experiment)
+    specs = demo_specs(experiment, location=location, sku=sku)
     console.print(
         f"greentune demo: {len(specs)} fine-tuning runs of MiniLM BERT2BERT on ACLSum "
         f"({', '.join(label for label, _ in DEMO_RUNS)}), offline on CPU"

@@ -49,11 +49,20 @@ DEMO_RUNS: list[tuple[str, list[str]]] = [
 ]
 
 
-def demo_specs(experiment: str = "greentune-demo", tracking_uri: str | None = None) -> list[ExperimentSpec]:
-    """The demo's runs as validated specs, recorded under `experiment`."""
+def demo_specs(
+    experiment: str = "greentune-demo",
+    tracking_uri: str | None = None,
+    location: str | None = None,
+    sku: str | None = None,
+) -> list[ExperimentSpec]:
+    """The demo's runs as validated specs, recorded under `experiment`, accounted at `location` (priced with `sku`)."""
     specs: list[ExperimentSpec] = []
     for label, overrides in DEMO_RUNS:
-        raw = {**DEMO_BASE, "ledger": {"experiment": experiment, "run_name": f"demo-{label}", "tracking_uri": tracking_uri}}
+        raw = {
+            **DEMO_BASE,
+            "site": {"location": location, "sku": sku},
+            "ledger": {"experiment": experiment, "run_name": f"demo-{label}", "tracking_uri": tracking_uri},
+        }
         for override in overrides:
             raw = apply_override(raw, override)
         specs.append(validate_spec(raw, origin=f"demo run {label}"))

@@ -15,6 +15,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,17 +91,20 @@ def run(
     job = _Job(spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda)
     status = "FINISHED"
     failure: BaseException | None = None
+    previous_sigterm = _raise_on_sigterm()
     callback.begin()
     try:
         job.execute(checkpoint_dir, resume_from, progress)
-    except KeyboardInterrupt as interrupt:
+    except (KeyboardInterrupt, Terminated) as interrupt:
         status, failure = "KILLED", interrupt
-        notes.append("interrupted by the user; figures cover the run up to that point")
+        notes.append(f"{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted by the user'}; "
+                     "figures cover the run up to that point")
     except Exception as error:  # any failure is recorded, then raised again
         status, failure = "FAILED", error
         notes.append(f"failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
     finally:
         callback.close()
+        _restore_sigterm(previous_sigterm)
     record = job.record(status, run_name, started, site, identity.model_type)
     stored = write_run(
         record,
@@ -108,9 +113,31 @@ def run(
         extra_metrics=job.extra_metrics(),
         tracking_uri=spec.ledger.tracking_uri,
     )
+    if isinstance(failure, Terminated):
+        raise SystemExit(128 + signal.SIGTERM)
     if failure is not None:
         raise failure
     return stored
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a scheduler or `kill` stopped the job): recorded as KILLED like Ctrl-C."""
+
+
+def _raise_on_sigterm() -> Any:
+    """Turn SIGTERM into `Terminated` in the main thread; returns the previous handler (None elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _resolve_site(spec: ExperimentSpec) -> Any:
@@ -213,6 +240,8 @@ class _Job:
             save_strategy=train.eval_strategy if save and train.eval_strategy != "no" else ("epoch" if save else "no"),
             save_steps=train.eval_steps,
             save_total_limit=1,
+            # checkpoints kept only so early stopping can restore the best weights: no optimizer state
+            save_only_model=not train.save_checkpoints,
             load_best_model_at_end=early.enabled,
             metric_for_best_model=early.metric if early.enabled else None,
             greater_is_better=True if early.enabled else None,
