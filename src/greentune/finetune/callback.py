@@ -104,7 +104,9 @@ class GreenCallback(TrainerCallback):
         self._args: Any = None
         self._train_samples = 0
         self._steps_at_begin = 0
+        self._epoch_at_begin = 0.0
         self._tokens_at_begin = 0
+        self._train_set_size: int | None = None
 
     # --- windows -----------------------------------------------------------
     def begin(self) -> None:
@@ -156,7 +158,11 @@ class GreenCallback(TrainerCallback):
         self.begin()
         self._args, self._state = args, state
         self._steps_at_begin = state.global_step
+        self._epoch_at_begin = float(state.epoch or 0.0)
         self._tokens_at_begin = state.num_input_tokens_seen or 0
+        dataloader = kwargs.get("train_dataloader")
+        dataset = getattr(dataloader, "dataset", None)
+        self._train_set_size = len(dataset) if dataset is not None and hasattr(dataset, "__len__") else None
         if model is not None and not getattr(model.generate, "_greentune_metered", False):
             model.generate = self._metered_generate(model.generate)
         self._begin(_TRAIN_WINDOW)
@@ -167,6 +173,8 @@ class GreenCallback(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._open_eval_if_due(control)
+        if control.should_save and not control.should_evaluate:
+            self._begin("checkpoint")
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._epoch_window is not None:
@@ -188,8 +196,12 @@ class GreenCallback(TrainerCallback):
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._end(_TRAIN_WINDOW)
         self._end("checkpoint")
-        steps = state.global_step - self._steps_at_begin
-        self._train_samples = steps * args.train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+        if self._train_set_size is not None:  # exact when the last batch of an epoch is short
+            self._train_samples = round((float(state.epoch or 0.0) - self._epoch_at_begin) * self._train_set_size)
+        else:
+            batch_size = state.train_batch_size or args.train_batch_size  # what auto batch size settled on
+            steps = state.global_step - self._steps_at_begin
+            self._train_samples = steps * batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
 
     def _open_eval_if_due(self, control: Any) -> None:
         if control.should_evaluate and self._state is not None:

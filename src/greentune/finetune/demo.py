@@ -6,7 +6,7 @@ learning rate 2e-4, greedy decoding. At this size the model first learns to end
 every summary at once (empty output, ROUGE 0), so decoding asks for at least 10
 new tokens (`min_new_tokens`, as summarization configs such as BART-CNN's
 `min_length` do) and blocks repeated trigrams; with that, validation ROUGE-1
-reaches ≈ 20 after one or two epochs. The early-stopping run has a budget of 4
+reaches ≈ 20 after one or two epochs. The early-stopping run has a budget of 3
 epochs and stops once ROUGE-1 improves by less than one point.
 """
 
@@ -39,7 +39,7 @@ DEMO_RUNS: list[tuple[str, list[str]]] = [
     (
         "early-stopping",
         [
-            "train.epochs=4",
+            "train.epochs=3",
             "strategies.early_stopping.enabled=true",
             "strategies.early_stopping.metric=rouge1",
             "strategies.early_stopping.patience=1",

@@ -17,6 +17,7 @@ import platform
 import shutil
 import signal
 import threading
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +61,7 @@ def run(
 
     `progress` is an optional `rich.progress.Progress` to draw bars on.
     `runs_dir` holds checkpoints (`checkpoints/<experiment>/<run name>/`, found
-    again by `resume`) and each run's local artifacts (`runs/<time>-<run name>/`).
+    again by `resume`) and each run's local artifacts (`runs/<time>-<run name>-<id>/`).
     """
     import torch
 
@@ -81,8 +82,8 @@ def run(
         shutil.rmtree(checkpoint_dir)
     if resume_from is not None:
         notes.append(f"resumed from {Path(resume_from).name}; time and energy cover this session only")
-    artifact_dir = runs_dir / "runs" / f"{started:%Y%m%dT%H%M%S}-{run_name}"
-    artifact_dir.mkdir(parents=True, exist_ok=True)
+    artifact_dir = runs_dir / "runs" / f"{started:%Y%m%dT%H%M%S}-{run_name}-{uuid.uuid4().hex[:6]}"
+    artifact_dir.mkdir(parents=True)
     (artifact_dir / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
 
     from greentune.finetune.callback import GreenCallback
@@ -180,7 +181,7 @@ class _Job:
     def execute(self, checkpoint_dir: Path, resume_from: str | None, progress: Any) -> None:
         """Load, train with evaluations, optionally test; fills the fields the record is built from."""
         import datasets
-        from transformers import DataCollatorForSeq2Seq, set_seed
+        from transformers import set_seed
 
         datasets.disable_progress_bars()
         spec = self.spec
@@ -202,9 +203,9 @@ class _Job:
             train_set = _tokenized(tokenizer, self.splits.train, spec)
             validation_set = _tokenized(tokenizer, self.splits.validation, spec)
         self.evaluations = _Evaluations(references=list(self.splits.validation.targets))
-        self.trainer = self._trainer(model, tokenizer, train_set, validation_set, checkpoint_dir, progress, DataCollatorForSeq2Seq)
+        self.trainer = self._trainer(model, tokenizer, train_set, validation_set, checkpoint_dir, progress)
         self.trainer.train(resume_from_checkpoint=resume_from)
-        self.batch_size_used = self.trainer._train_batch_size
+        self.batch_size_used = self.trainer.state.train_batch_size
         self._collect_validation()
         if spec.train.run_test and self.splits.test is not None:
             with self.callback.phase("test"):
@@ -218,9 +219,14 @@ class _Job:
         validation_set: Any,
         checkpoint_dir: Path,
         progress: Any,
-        collator_type: Any,
     ) -> Any:
-        from transformers import EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments
+        from transformers import (
+            DataCollatorForSeq2Seq,
+            EarlyStoppingCallback,
+            PrinterCallback,
+            Seq2SeqTrainer,
+            Seq2SeqTrainingArguments,
+        )
 
         spec = self.spec
         train, early = spec.train, spec.strategies.early_stopping
@@ -265,7 +271,7 @@ class _Job:
             args=arguments,
             train_dataset=train_set,
             eval_dataset=validation_set,
-            data_collator=collator_type(tokenizer, model=model),
+            data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
             processing_class=tokenizer,
             compute_metrics=self._metrics_function(tokenizer),
             callbacks=callbacks,
@@ -292,8 +298,9 @@ class _Job:
             if "eval_loss" in entry
         ]
         assert self.evaluations is not None
-        if not self.eval_history:
-            metrics = self.trainer.evaluate()
+        if not self.eval_history:  # eval_strategy "no": one validation pass after training
+            with self.callback.phase("validate"):
+                metrics = self.trainer.evaluate()
             self.eval_history = [{"epoch": float(state.epoch or 0), "eval_loss": float(metrics["eval_loss"]),
                                   **{key: float(metrics[f"eval_{key}"]) for key in ROUGE_KEYS}}]
         chosen = len(self.eval_history) - 1
