@@ -2,7 +2,8 @@
 
 Power comes from the cumulative energy counters of consecutive `sample`
 records (ΔJ ÷ Δs), so every component — measured counter or estimated model —
-is drawn the same way and the curve integrates to the energy in the table.
+is drawn the same way and the area under each step curve is the energy the
+meter counted.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def read_timeline(artifact_dir: str | None) -> Timeline | None:
 
 
 def timeline_from_log(records: list[dict[str, Any]]) -> Timeline | None:
-    """Power between consecutive samples and utilisation at each sample; a new `meter_start` restarts the counters."""
+    """Average power and utilisation over each interval between consecutive samples, drawn as steps
+    (the interval's start and end carry its value); a new `meter_start` restarts the counters."""
     points: list[tuple[float, dict[str, float], dict[str, float]]] = []
     windows: list[tuple[str, float, float]] = []
     previous: dict[str, Any] | None = None
@@ -58,11 +60,12 @@ def timeline_from_log(records: list[dict[str, Any]]) -> Timeline | None:
         elif kind == "sample":
             start_s = record["t_unix_s"] if start_s is None else start_s
             if previous is not None and record["t_unix_s"] > previous["t_unix_s"]:
-                points.append((record["t_unix_s"], _power(previous, record), _utilisation(record)))
+                power, util = _power(previous, record), _utilisation(record)
+                points += [(previous["t_unix_s"], power, util), (record["t_unix_s"], power, util)]
             previous = record
         elif kind == "window" and record["name"] not in WHOLE_RUN_WINDOWS and not record["name"].startswith("epoch"):
             windows.append((record["name"], record["start_unix_s"], record["start_unix_s"] + record["duration_s"]))
-    if len(points) < 2 or start_s is None:
+    if not points or start_s is None:
         return None
     power_names = sorted({name for _, power, _ in points for name in power})
     util_names = sorted({name for _, _, util in points for name in util})
