@@ -33,7 +33,7 @@ def _runs_table(report: Report) -> list[str]:
               "kWh by phase", "gCO2eq", "$", "samples/s", "tokens/s", "peak RAM", "peak VRAM", "energy"]
     rows = [
         [
-            row.label + (" (baseline)" if row.is_baseline and row.label != "baseline" else ""),
+            row.label + (" (baseline)" if row.is_baseline and "baseline" not in row.label else ""),
             row.status,
             row.strategy,
             *(fmt.fixed(row.rouge[key], 2) for key in ("rouge1", "rouge2", "rougeL")),

@@ -87,7 +87,7 @@ def _padded(values: list[float], below: float, above: float, min_span: float = 0
 
 
 def _point_label(row: RunRow) -> str:
-    return f"{row.label} (baseline)" if row.is_baseline and row.label != "baseline" else row.label
+    return f"{row.label} (baseline)" if row.is_baseline and "baseline" not in row.label else row.label
 
 
 def phase_energy_figure(report: Report) -> Figure | None:
