@@ -1,13 +1,18 @@
 """The offline CPU demo: MiniLM BERT2BERT on ACLSum, a baseline and two strategies.
 
-Calibrated to learn within a 10-minute budget on 2 CPU cores (see
-benchmarks/README.md for the measurements): max source 128 tokens, batch 8,
-learning rate 2e-4, greedy decoding. At this size the model first learns to end
-every summary at once (empty output, ROUGE 0), so decoding asks for at least 10
-new tokens (`min_new_tokens`, as summarization configs such as BART-CNN's
+Calibrated to learn within a 10-minute budget on 2 CPU cores (measurements in
+benchmarks/README.md): max source 128 tokens, batch 8, learning rate 2e-4,
+greedy decoding, 2 epochs. At this size the model first learns to end every
+summary at once (empty output, ROUGE 0), so decoding asks for at least 10 new
+tokens (`min_new_tokens`, as summarization configs such as BART-CNN's
 `min_length` do) and blocks repeated trigrams; with that, validation ROUGE-1
-reaches ≈ 20 after one or two epochs. The early-stopping run has a budget of 3
-epochs and stops once ROUGE-1 improves by less than one point.
+is ≈ 18–20 after one epoch and gains little after. The early-stopping run is
+given 3 epochs and stops after the first epoch that adds less than 2 ROUGE-1
+points — a diminishing-returns rule sized for a demo that must finish in
+minutes (the seed case study used 0.1–0.5 on SAMSum). Summaries at this size
+stay generic ("they propose a method to ..."): the scores mostly reflect each
+aspect's vocabulary, and the demo's point is the strategies' cost at equal
+quality, not summary quality.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ DEMO_RUNS: list[tuple[str, list[str]]] = [
             "strategies.early_stopping.enabled=true",
             "strategies.early_stopping.metric=rouge1",
             "strategies.early_stopping.patience=1",
-            "strategies.early_stopping.threshold=1.0",
+            "strategies.early_stopping.threshold=2.0",
         ],
     ),
 ]
