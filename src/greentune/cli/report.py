@@ -58,9 +58,11 @@ def report(
 
 
 def _format(fmt: str | None, out: Path | None) -> str:
+    from greentune.report import FORMATS
+
     if fmt is None:
         return SUFFIX_FORMATS.get(out.suffix.lower(), "html") if out is not None else "html"
-    if fmt not in ("html", "md", "json"):
+    if fmt not in FORMATS:
         raise GreentuneError(f"unknown --format '{fmt}'; choose html, md or json")
     return fmt
 

@@ -11,6 +11,7 @@ Pareto plot of many runs readable.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Literal
 
 from greentune.report.build import Report, RunRow
@@ -25,6 +26,7 @@ FRONT_COLOUR = "#1a7f37"
 DOMINATED_COLOUR = "#8c959f"
 PHASE_ORDER = ("load", "train", "eval-loss", "generate", "test")
 MAX_TIMELINE_POINTS = 1500
+LABEL_POSITIONS = ("top center", "bottom center")  # alternate so neighbouring labels do not collide
 
 Axis = Literal["emissions", "cost"]
 
@@ -55,7 +57,7 @@ def pareto_figure(report: Report, axis: Axis) -> Figure | None:
                 mode=mode,
                 name=name,
                 text=[_point_label(r) for r in members],
-                textposition="top center",
+                textposition=[LABEL_POSITIONS[i % len(LABEL_POSITIONS)] for i in range(len(members))],
                 marker={"color": colour, "symbol": symbol, "size": 12, "line": {"width": 2, "color": colour}},
                 line={"color": colour, "dash": "dot"},
                 customdata=[[r.strategy, r.energy_kwh, r.energy_source] for r in members],
@@ -70,8 +72,8 @@ def pareto_figure(report: Report, axis: Axis) -> Figure | None:
     ys = [r.rouge["rouge1"] for r in rows]
     figure.update_layout(
         template=TEMPLATE,
-        xaxis={"title": x_title, "range": _padded(xs, 0.15, 0.15)},
-        yaxis={"title": "ROUGE-1 (points)", "range": _padded(ys, 0.1, 0.25, min_span=1.0)},
+        xaxis={"title": x_title, "range": _padded(xs, 0.3, 0.3)},
+        yaxis={"title": "ROUGE-1 (points)", "range": _padded(ys, 0.25, 0.25, min_span=1.0)},
         height=420,
         margin={"t": 30, "r": 20, "b": 50, "l": 60},
         legend={"orientation": "h", "y": -0.2},
@@ -152,7 +154,8 @@ def timeline_figure(timeline: Timeline) -> Figure:
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("Power (W)", "Utilisation (%)")
     )
-    step = max(1, len(timeline.t_s) // MAX_TIMELINE_POINTS)
+    # a long log keeps every k-th interval (k even: the start point of each kept step)
+    step = 1 if len(timeline.t_s) <= MAX_TIMELINE_POINTS else 2 * math.ceil(len(timeline.t_s) / (2 * MAX_TIMELINE_POINTS))
     t_s = timeline.t_s[::step]
     for name, values in timeline.power_w.items():
         figure.add_trace(go.Scatter(x=t_s, y=values[::step], mode="lines", name=f"{name} W"), row=1, col=1)
