@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,7 @@ def demo_command(
     sku: str | None = typer.Option(None, "--sku", help="cloud instance type whose hourly price gives the $ column"),
 ) -> None:
     """Offline CPU demo: MiniLM BERT2BERT on ACLSum, a baseline and two strategies, then a comparison table."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # built-ins only: never reach for the Hub
     from greentune.finetune.demo import DEMO_RUNS, demo_specs
 
     started = time.monotonic()
@@ -81,10 +83,8 @@ def demo_command(
             records.append(run(spec, progress=progress))
             progress.console.print(f"  done: {_summary_line(records[-1])}")
     console.print(comparison_table(records, title="greentune demo: strategies compared"))
-    console.print(
-        f"{len(records)} runs in {time.monotonic() - started:.0f} s; energy on a CPU without RAPL access is "
-        "estimated from utilisation × TDP. `greentune runs` lists them from the ledger."
-    )
+    console.print(f"{len(records)} runs in {time.monotonic() - started:.0f} s. {_footnote(records)}")
+    console.print("`greentune runs` lists them from the ledger; `greentune report` compares them.")
 
 
 def _progress() -> Any:
@@ -99,6 +99,18 @@ def _progress() -> Any:
         console=console,
         transient=True,
     )
+
+
+def _footnote(records: list[RunRecord]) -> str:
+    """How energy, carbon and $ were obtained, in one line."""
+    first = records[0]
+    energy = (
+        "energy estimated from CPU utilisation × TDP and RAM in use (no RAPL or NVML counter readable here)"
+        if any(record.energy_source == "estimated" for record in records)
+        else "energy measured by hardware counters"
+    )
+    cost = "" if first.cost_usd is not None else "; $ needs a cloud SKU (--sku)"
+    return f"{energy}; carbon at {first.location}, {first.intensity_gco2eq_per_kwh:g} gCO2eq/kWh{cost}."
 
 
 def _summary_line(record: RunRecord) -> str:
