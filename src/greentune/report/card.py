@@ -15,7 +15,14 @@ from typing import Any
 from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
 from greentune.report import fmt
-from greentune.report.metrics import ROUGE_KEYS, ROUGE_LABELS, energy_by_component_kwh, component_sources, flatten, rouge_points
+from greentune.report.metrics import (
+    ROUGE_KEYS,
+    ROUGE_LABELS,
+    component_sources,
+    energy_by_component_kwh,
+    rouge_points,
+    strategy_summary,
+)
 
 SECTION_START = "<!-- greentune:footprint:start -->"
 SECTION_END = "<!-- greentune:footprint:end -->"
@@ -52,15 +59,18 @@ def co2_eq_emissions(record: RunRecord) -> dict[str, Any]:
 
 
 def _source(record: RunRecord) -> str:
+    """One line: how the grams were computed and where the grid intensity came from."""
     from greentune import __version__
 
-    inputs = "; ".join(
-        f"{item.get('name', 'input')}: {item['source']}" + (f" ({item['year']})" if item.get("year") else "")
-        for item in record.accounting_inputs
-        if item.get("source")
+    text = (
+        f"greentune {__version__}: {record.energy_source} energy × PUE {record.pue:g} × "
+        f"{record.intensity_gco2eq_per_kwh:.4g} gCO2eq/kWh"
     )
-    text = f"greentune {__version__}, {record.energy_source} energy × PUE × grid intensity"
-    return f"{text}; {inputs}" if inputs else text
+    intensity = next((i for i in record.accounting_inputs if "intensity" in str(i.get("name", ""))), None)
+    if intensity and intensity.get("source"):
+        year = f" ({intensity['year']})" if intensity.get("year") else ""
+        text += f"; intensity: {fmt.short_source(intensity['source'])}{year}"
+    return text
 
 
 def footprint_section(record: RunRecord) -> str:
@@ -70,7 +80,7 @@ def footprint_section(record: RunRecord) -> str:
         f"{kind} {fmt.sig(kwh)} kWh ({sources[kind]})" for kind, kwh in energy_by_component_kwh(record).items()
     )
     rouge = " / ".join(fmt.fixed(rouge_points(record, key), 2) for key in ROUGE_KEYS)
-    strategies = ", ".join(f"{key}={value}" for key, value in flatten(record.strategies).items()) or fmt.MISSING
+    strategies = strategy_summary(record, None) or fmt.MISSING
     rows = [
         ("Emissions", f"{fmt.sig(record.emissions_gco2eq)} gCO2eq (operational: energy × PUE × grid intensity)"),
         ("Energy", f"{fmt.sig(record.energy_kwh)} kWh, {record.energy_source}" + (f": {components}" if components else "")),
@@ -97,12 +107,18 @@ def footprint_section(record: RunRecord) -> str:
     if cited:
         lines += ["", "Accounting inputs:", ""]
         lines += [
-            f"- {item.get('name', 'input')}: {item.get('value', '')} ({item['source']}"
+            f"- {item.get('name', 'input')}: {_value(item)} ({item['source']}"
             + (f", {item['year']})" if item.get("year") else ")")
             for item in cited
         ]
     lines.append(SECTION_END)
     return "\n".join(lines)
+
+
+def _value(item: dict[str, Any]) -> str:
+    value = item.get("value")
+    number = fmt.sig(value) if isinstance(value, int | float) else str(value or "")
+    return f"{number} {item.get('unit', '')}".strip()
 
 
 def write_card(record: RunRecord, out_path: str | Path) -> Path:
