@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from browser import chromium_available, open_page
 from greentune.cli.app import app
 from greentune.ledger import RunRecord, read_runs
+from greentune.report import write_report
 from tiny_models import run_tiny, tiny_tracking_uri
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
@@ -58,7 +59,7 @@ def test_ledger_holds_the_three_real_runs(ledger) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not chromium_available(), reason="Debian chromium + chromium-driver not installed (make test installs them as root)")
+@pytest.mark.skipif(not chromium_available(), reason="/usr/bin/chromium absent: `make test` installs chromium + chromium-driver as root")
 def test_html_report_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
     uri, records = ledger
     out = tmp_path / "report.html"
@@ -117,6 +118,16 @@ def test_bad_input_is_explained_and_what_exists_still_renders(ledger, tmp_path: 
     empty = f"sqlite:///{tmp_path / 'empty' / 'mlflow.db'}"
     code, text, notes = report(empty, "--format", "md")
     assert code == 0 and "No runs in the ledger" in notes and "# greentune report" in text
+
+
+@pytest.mark.slow
+def test_write_report_api_as_the_demo_calls_it(ledger, tmp_path: Path) -> None:
+    _, records = ledger
+    path = write_report(records, tmp_path / "out" / "report.html")
+    assert path == tmp_path / "out" / "report.html"
+    assert path.read_text().count('data-run-id=') == len(records)
+    markdown = write_report(records[:2], tmp_path / "report.md", baseline="freeze-embeddings", fmt="md").read_text()
+    assert "## Against the baseline: freeze-embeddings" in markdown
 
 
 @pytest.mark.slow
