@@ -8,6 +8,7 @@ Other test modules (the report's included) reuse it to fill a ledger.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,7 @@ def tiny_spec(root: Path, experiment: str = "tiny", **overrides: Any) -> Experim
     """The tiny spec with dotted-key overrides applied."""
     raw = tiny_spec_dict(root, experiment)
     for key, value in overrides.items():
-        raw = apply_override(raw, f"{key}=null")
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = value
+        raw = apply_override(raw, f"{key}={json.dumps(value)}")  # JSON is YAML: the value keeps its type
     return validate_spec(raw, origin="tiny spec")
 
 
