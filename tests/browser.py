@@ -36,6 +36,7 @@ return Array.from(document.querySelectorAll('figure.plot')).map(function (figure
     name: figure.getAttribute('data-plot'),
     width: box.width,
     height: box.height,
+    figure_width: figure.getBoundingClientRect().width,
     traces: figure.querySelectorAll('g.trace, g.point, path.point').length
   };
 });

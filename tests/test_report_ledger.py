@@ -80,6 +80,7 @@ def test_html_report_renders_in_headless_chromium(ledger, tmp_path: Path) -> Non
     assert names.count("timeline") >= 2  # the failed run may stop before its second meter sample
     for plot in page.plots:
         assert plot["width"] > 0 and plot["height"] > 0 and plot["traces"] > 0, plot
+        assert plot["width"] <= plot["figure_width"], plot  # drawn inside its frame, not cut off
 
 
 @pytest.mark.slow
