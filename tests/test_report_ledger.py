@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser import chromium_available, open_page
 from huggingface_hub import ModelCard
+from tiny_models import run_tiny, tiny_tracking_uri
 from typer.testing import CliRunner
 
-from browser import chromium_available, open_page
 from greentune.cli.app import app
 from greentune.ledger import RunRecord, read_runs
 from greentune.report import write_report
-from tiny_models import run_tiny, tiny_tracking_uri
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
 MAX_PAGE_BYTES = 6_000_000  # plotly.js inline is ~4.8 MB; the rest must stay small
@@ -59,7 +59,9 @@ def test_ledger_holds_the_three_real_runs(ledger) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not chromium_available(), reason="/usr/bin/chromium absent: `make test` installs chromium + chromium-driver as root")
+@pytest.mark.skipif(
+    not chromium_available(), reason="/usr/bin/chromium absent: `make test` installs chromium + chromium-driver as root"
+)
 def test_html_report_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
     uri, records = ledger
     out = tmp_path / "report.html"
@@ -90,7 +92,8 @@ def test_markdown_and_json_reports(ledger) -> None:
     assert code == 0
     assert "## Recommendation" in markdown
     assert "Keep freeze-embeddings" in markdown or "Drop freeze-embeddings" in markdown
-    table = [line for line in markdown.splitlines() if line.startswith("| ") and ("FINISHED" in line or "FAILED" in line)]
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    table = [line for line in rows if "FINISHED" in line or "FAILED" in line]
     assert len(table) == 3
     assert "'broken' (FAILED) has no ROUGE" in notes
 
@@ -142,7 +145,9 @@ def test_unwritable_out_is_one_line_and_exit_2(ledger) -> None:
     )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: cannot write /proc/no-such-dir/report.html: No such file or directory; choose another --out"]
+    assert errors == [
+        "error: cannot write /proc/no-such-dir/report.html: No such file or directory; choose another --out"
+    ]
     assert "Traceback" not in result.stderr
 
 

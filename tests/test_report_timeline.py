@@ -14,17 +14,16 @@ from greentune.report.timeline import read_timeline, timeline_from_log
 
 
 def test_timeline_of_a_real_meter_log_integrates_to_the_measured_energy(tmp_path: Path) -> None:
-    with Meter(interval_ms=100, log_path=tmp_path / "meter.jsonl") as meter:
-        with meter.window("train") as train:
-            deadline = time.monotonic() + 1.3
-            while time.monotonic() < deadline:
-                sum(range(10_000))
+    with Meter(interval_ms=100, log_path=tmp_path / "meter.jsonl") as meter, meter.window("train") as train:
+        deadline = time.monotonic() + 1.3
+        while time.monotonic() < deadline:
+            sum(range(10_000))
     timeline = read_timeline(str(tmp_path))
     assert timeline is not None
     assert [name for name, _, _ in timeline.windows] == ["train"]
-    steps = list(zip(timeline.t_s[::2], timeline.t_s[1::2]))
+    steps = list(zip(timeline.t_s[::2], timeline.t_s[1::2], strict=True))
     for name, watts in timeline.power_w.items():
-        joules = sum((end - start) * w for (start, end), w in zip(steps, watts[::2]) if w is not None)
+        joules = sum((end - start) * w for (start, end), w in zip(steps, watts[::2], strict=True) if w is not None)
         measured_j = sum(c.energy_j for c in train.measurement.components if c.name == name)
         assert joules >= measured_j * 0.99, name  # the samples span at least the window
     assert all(0 <= u <= 100 for values in timeline.utilisation_pct.values() for u in values if u is not None)

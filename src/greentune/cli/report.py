@@ -73,7 +73,7 @@ def card(
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Look the run up in this experiment."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
 ) -> None:
-    """Write a Hugging Face model card with co2_eq_emissions (grams) and a footprint section; merges into an existing card."""
+    """Write a Hugging Face model card (co2_eq_emissions in grams, a footprint section); merges into an existing one."""
     from greentune.report.card import write_card
     from greentune.report.load import read_ledger, require_run
 

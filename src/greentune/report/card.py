@@ -79,16 +79,18 @@ def footprint_section(record: RunRecord) -> str:
     components = ", ".join(
         f"{kind} {fmt.sig(kwh)} kWh ({sources[kind]})" for kind, kwh in energy_by_component_kwh(record).items()
     )
+    components = f": {components}" if components else ""
+    embodied = f"{fmt.sig(record.embodied_gco2eq)} gCO2eq" if record.embodied_gco2eq is not None else fmt.MISSING
     rouge = " / ".join(fmt.fixed(rouge_points(record, key), 2) for key in ROUGE_KEYS)
     strategies = strategy_summary(record, None) or fmt.MISSING
     rows = [
         ("Emissions", f"{fmt.sig(record.emissions_gco2eq)} gCO2eq (operational: energy × PUE × grid intensity)"),
-        ("Energy", f"{fmt.sig(record.energy_kwh)} kWh, {record.energy_source}" + (f": {components}" if components else "")),
+        ("Energy", f"{fmt.sig(record.energy_kwh)} kWh, {record.energy_source}{components}"),
         ("Duration", fmt.duration(record.duration_s)),
         ("Hardware", record.hardware),
         ("Location", f"{record.location}, {fmt.sig(record.intensity_gco2eq_per_kwh)} gCO2eq/kWh, PUE {record.pue:g}"),
         ("Cost", fmt.money(record.cost_usd)),
-        ("Embodied emissions", f"{fmt.sig(record.embodied_gco2eq)} gCO2eq" if record.embodied_gco2eq is not None else fmt.MISSING),
+        ("Embodied emissions", embodied),
         ("Strategies", strategies),
         (" / ".join(ROUGE_LABELS[key] for key in ROUGE_KEYS) + " (validation)", rouge),
     ]

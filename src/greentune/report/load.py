@@ -15,6 +15,7 @@ from greentune.ledger import RunRecord
 from greentune.report.metrics import has_rouge
 
 BASELINE_NAME = "baseline"
+MIN_ID_PREFIX = 6  # characters of a run id that may stand for the whole id
 
 
 def read_ledger(tracking_uri: str | None = None, experiment: str | None = None) -> list[RunRecord]:
@@ -59,7 +60,8 @@ def _matches(record: RunRecord, pattern: str) -> bool:
 
 def find_run(records: list[RunRecord], ref: str) -> RunRecord | None:
     """The run with id `ref` (or an id starting with it), else the latest run named `ref`."""
-    by_id = [r for r in records if r.run_id == ref] or [r for r in records if len(ref) >= 6 and r.run_id.startswith(ref)]
+    by_id = [r for r in records if r.run_id == ref]
+    by_id = by_id or [r for r in records if len(ref) >= MIN_ID_PREFIX and r.run_id.startswith(ref)]
     if len(by_id) == 1:
         return by_id[0]
     by_name = [r for r in records if r.run_name == ref]
@@ -99,7 +101,8 @@ def choose_baseline(records: list[RunRecord], ref: str | None) -> tuple[RunRecor
 def _is_baseline(record: RunRecord) -> bool:
     """Named 'baseline' (or '…-baseline', as the demo's runs are), or labelled so by the runner."""
     name = record.run_name
-    return name == BASELINE_NAME or name.endswith(f"-{BASELINE_NAME}") or record.strategies.get("label") == BASELINE_NAME
+    labelled = record.strategies.get("label") == BASELINE_NAME
+    return name == BASELINE_NAME or name.endswith(f"-{BASELINE_NAME}") or labelled
 
 
 def rouge_notes(records: list[RunRecord]) -> list[str]:

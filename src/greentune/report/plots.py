@@ -106,7 +106,7 @@ def phase_energy_figure(report: Report) -> Figure | None:
             go.Bar(name=phase, x=labels, y=[row.energy_by_phase_kwh.get(phase, 0.0) for row in report.runs])
         )
     other = [max(row.energy_kwh - sum(row.energy_by_phase_kwh.values()), 0.0) for row in report.runs]
-    if any(value > 0.01 * row.energy_kwh for value, row in zip(other, report.runs)):
+    if any(value > 0.01 * row.energy_kwh for value, row in zip(other, report.runs, strict=True)):
         figure.add_trace(go.Bar(name="other (outside the phases)", x=labels, y=other, marker_color=DOMINATED_COLOUR))
     figure.update_layout(
         template=TEMPLATE,
@@ -134,7 +134,7 @@ def learning_curve_figure(report: Report) -> Figure | None:
         return None
     figure = go.Figure()
     for row in rows:
-        epochs, scores = zip(*row.rouge1_by_epoch)
+        epochs, scores = zip(*row.rouge1_by_epoch, strict=True)
         figure.add_trace(go.Scatter(x=epochs, y=scores, mode="lines+markers", name=row.label))
     figure.update_layout(
         template=TEMPLATE,
@@ -155,7 +155,8 @@ def timeline_figure(timeline: Timeline) -> Figure:
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("Power (W)", "Utilisation (%)")
     )
     # a long log keeps every k-th interval (k even: the start point of each kept step)
-    step = 1 if len(timeline.t_s) <= MAX_TIMELINE_POINTS else 2 * math.ceil(len(timeline.t_s) / (2 * MAX_TIMELINE_POINTS))
+    points = len(timeline.t_s)
+    step = 1 if points <= MAX_TIMELINE_POINTS else 2 * math.ceil(points / (2 * MAX_TIMELINE_POINTS))
     t_s = timeline.t_s[::step]
     for name, values in timeline.power_w.items():
         figure.add_trace(go.Scatter(x=t_s, y=values[::step], mode="lines", name=f"{name} W"), row=1, col=1)
@@ -198,7 +199,9 @@ def region_figure(whatif: RegionWhatIf) -> Figure:
     values = [o.emissions_gco2eq for o in options] + [whatif.here_emissions_gco2eq]
     colours = [FRONT_COLOUR] * len(whatif.cleanest) + ["#cf222e"] * len(whatif.dirtiest) + ["#0969da"]
     figure = go.Figure(
-        go.Bar(x=values, y=labels, orientation="h", marker_color=colours, hovertemplate="%{x:.3g} gCO2eq<extra></extra>")
+        go.Bar(
+            x=values, y=labels, orientation="h", marker_color=colours, hovertemplate="%{x:.3g} gCO2eq<extra></extra>"
+        )
     )
     figure.update_layout(
         template=TEMPLATE,

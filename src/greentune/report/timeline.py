@@ -29,7 +29,8 @@ class Timeline(BaseModel):
     power_w: dict[str, list[float | None]]
     utilisation_pct: dict[str, list[float | None]]
     windows: list[tuple[str, float, float]] = Field(
-        default_factory=list, description="closed meter windows as (name, start s, end s); whole-run and per-epoch left out"
+        default_factory=list,
+        description="closed meter windows as (name, start s, end s); whole-run and per-epoch windows left out",
     )
 
 
