@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -30,11 +32,17 @@ def render(report: Report, records: list[RunRecord], fmt: Format) -> str:
 
 
 def write_text(text: str, out_path: Path) -> Path:
-    """Write `text` to `out_path` (creating its folder); an unwritable path is a one-line GreentuneError."""
+    """Write `text` to `out_path` (creating its folder) through a temporary file renamed into place,
+    so an interrupted write never leaves a half-written card or report; an unwritable path is a
+    one-line GreentuneError."""
+    partial = out_path.with_name(f".{out_path.name}.partial")
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(text, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, out_path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         raise GreentuneError(f"cannot write {out_path}: {error.strerror or error}; choose another --out") from None
     return out_path
 
