@@ -163,3 +163,23 @@ def test_a_terminated_run_is_recorded_as_killed(tmp_path: Path) -> None:
     assert record.status == "KILLED"
     assert record.epochs_run and 1 <= record.epochs_run < 500
     assert any("terminated (SIGTERM)" in note for note in record.notes)
+
+
+def test_the_gpu_shaped_example_runs_shrunk_on_cpu(tmp_path: Path) -> None:
+    """The benchmark's path (random-init BART, synthetic data, no evaluation during training) end to end."""
+    from greentune.finetune import load_spec, run
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "gpu-bart-large-shaped.yaml"
+    shrink = [f"model.config_overrides.{key}={value}" for key, value in {
+        "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+    }.items()]
+    spec = load_spec(example, [
+        *shrink, "data.synthetic_samples=16", "data.max_eval_samples=4", "data.max_source_tokens=64",
+        "generate.max_new_tokens=4", f"ledger.tracking_uri={tiny_tracking_uri(tmp_path)}",
+    ])
+    record = run(spec, runs_dir=tmp_path / "runs")
+    assert record.status == "FINISHED" and record.dataset_name == "synthetic"
+    assert "validate" in [phase.name for phase in record.phases]
+    assert record.data_report["train"]["source"]["count"] == 16
+    assert record.samples_per_s and record.samples_per_s > 0
