@@ -29,17 +29,93 @@ def run_command(
     spec: Path = typer.Argument(..., help="experiment spec (YAML); see examples/"),
     set_values: list[str] = typer.Option([], "--set", help="override one spec value, e.g. --set strategies.precision=bf16"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last Trainer checkpoint of this run"),
+    carbon_aware: str | None = typer.Option(None, "--carbon-aware", help="fs (wait for the cleanest start) or pr (pause and resume in the cleanest slots)"),
+    window: str = typer.Option("24h", "--window", help="carbon-aware: FS may start this late; P&R may finish this late (or a % of the job)"),
+    max_duration: str | None = typer.Option(None, "--max-duration", help="carbon-aware: instead of --window, the total time allowed from start to finish"),
+    region: str | None = typer.Option(None, "--region", help="carbon-aware: grid region, e.g. DE (default: the spec's site.location)"),
+    source: str = typer.Option("entsoe", "--source", help="carbon-aware: entsoe | csv:PATH | electricitymaps | watttime"),
+    clock: str = typer.Option("real", "--clock", help="carbon-aware: real, or simulated (replay history from --at in seconds)"),
+    at: str | None = typer.Option(None, "--at", help="carbon-aware: requested start, ISO 8601 (no offset: the region's time); default now"),
+    expected_duration: str | None = typer.Option(None, "--expected-duration", help="carbon-aware: the job's uninterrupted length, e.g. 2h (default: its last run in the ledger)"),
+    min_segment: str = typer.Option("0s", "--min-segment", help="P&R: shortest run between pauses, e.g. 1h"),
+    max_pauses: int | None = typer.Option(None, "--max-pauses", help="P&R: at most this many pauses"),
 ) -> None:
     """Fine-tune a summarization model as SPEC says; measure every phase and record the run in the ledger."""
     from greentune.finetune.spec import load_spec
 
-    experiment = load_spec(spec, set_values)
+    follower = None
+    if carbon_aware is not None:
+        if resume:
+            from greentune.errors import GreentuneError
+
+            raise GreentuneError("--resume cannot be combined with --carbon-aware; a carbon-aware run resumes by itself")
+        if carbon_aware == "pr":  # pausing needs full checkpoints: weights, optimizer, scheduler, RNG
+            set_values = [*set_values, "train.save_checkpoints=true"]
+        experiment = load_spec(spec, set_values)
+        follower = _plan_follower(experiment, carbon_aware, window, max_duration, region, source, clock, at,
+                                  expected_duration, min_segment, max_pauses)
+        follower.wait_for_start()
+    else:
+        experiment = load_spec(spec, set_values)
     from greentune.finetune import run
 
     with _progress() as progress:
-        record = run(experiment, resume=resume, progress=progress)
+        record = run(experiment, resume=resume, progress=progress, follower=follower)
     console.print(comparison_table([record], title=f"run {record.run_name} ({record.status})"))
+    if record.carbon_aware is not None:
+        console.print(_carbon_aware_table(record.carbon_aware))
     console.print(f"recorded in the ledger as {record.run_id}; artifacts in {record.artifact_dir}")
+
+
+def _plan_follower(
+    spec: Any, mode: str, window: str, max_duration: str | None, region: str | None, source: str, clock_kind: str, at: str | None,
+    expected_duration: str | None, min_segment: str, max_pauses: int | None,
+) -> Any:
+    """Plan the run on the intensity series and print the plan; returns the `PlanFollower` the runner follows."""
+    from datetime import UTC, datetime
+
+    from greentune.carbon import resolve_site
+    from greentune.cli.schedule import DEFAULT_POWER_W, _window_s
+    from greentune.errors import GreentuneError
+    from greentune.finetune.carbon_aware import PlanFollower, expected_duration as estimate, plan_run, requested_start
+    from greentune.finetune.clock import RealClock, SimulatedClock
+    from greentune.schedule import MODE_NAMES, PauseRules, parse_duration_s
+    from rich.markup import escape
+
+    region = region or spec.site.location
+    if not region:
+        raise GreentuneError("give --region (e.g. DE): the spec has no site.location to plan on")
+    region = region.strip().upper()
+    duration = estimate(spec, expected_duration)
+    now = datetime.now(UTC)
+    start, tz_note = requested_start(at, clock_kind, source, region, now)
+    power_w = duration.power_w or DEFAULT_POWER_W
+    rules = PauseRules(min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
+    plan, series = plan_run(mode=mode, region=region, source=source, start=start, duration_s=duration.duration_s,
+                            window_s=_window_s(window, max_duration, duration.duration_s), power_w=power_w, clock_kind=clock_kind,
+                            now=now, rules=rules, pue=resolve_site(spec.site.location, pue=spec.site.pue).pue)
+    clock = SimulatedClock(start, duration.duration_s) if clock_kind == "simulated" else RealClock(console)
+    segments = ", ".join(f"{s.start:%m-%d %H:%M}–{s.end:%H:%M}" for s in plan.segments)
+    console.print(f"{MODE_NAMES[plan.mode]} on {plan.source} ({plan.kind}) for {region}, {clock_kind} clock: "
+                  f"job {duration.duration_s / 3600:.2f} h ({escape(duration.method)}); {len(plan.segments)} segment(s) {segments}; "
+                  f"planned savings {plan.savings_pct:.1f} % vs starting at {start:%Y-%m-%d %H:%M %Z}")
+    for note in [tz_note, *plan.notes]:
+        if note:
+            console.print(f"  note: {note}")
+    return PlanFollower(plan=plan, series=series, clock=clock, duration=duration)
+
+
+def _carbon_aware_table(entry: dict[str, Any]) -> Table:
+    """Executed segments of a carbon-aware run, with realised vs run-now emissions."""
+    table = Table(title=f"{entry['mode'].upper()} on a {entry['clock']} clock: realised {entry['realised_gco2eq']:.3f} g "
+                        f"vs {entry['counterfactual_gco2eq']:.3f} g run now ({entry['savings_pct']:.1f} % saved)")
+    for column in ("segment", "start", "end", "steps", "kWh", "gCO2eq/kWh", "gCO2eq"):
+        table.add_column(column, justify="left" if column in ("start", "end") else "right")
+    for segment in entry["segments"]:
+        table.add_row(str(segment["index"]), segment["start"][:16], segment["end"][:16], str(segment["steps"]),
+                      f"{segment['energy_kwh']:.6f}", f"{segment['mean_intensity_gco2eq_per_kwh']:.0f}",
+                      f"{segment['emissions_gco2eq']:.4f}")
+    return table
 
 
 def runs_command(
@@ -58,6 +134,12 @@ def runs_command(
         console.print("no runs recorded yet; try `greentune demo` or `greentune run SPEC.yaml`")
         return
     console.print(comparison_table(records, title="greentune runs"))
+    for record in records:
+        if record.carbon_aware is not None:
+            entry = record.carbon_aware
+            console.print(f"carbon-aware {record.run_name}: {entry['mode'].upper()}, {len(entry['segments'])} segment(s) "
+                          f"on a {entry['clock']} clock, realised {entry['realised_gco2eq']:.3f} gCO2eq vs "
+                          f"{entry['counterfactual_gco2eq']:.3f} run now ({entry['savings_pct']:.1f} % saved; --json for the plan)")
 
 
 def demo_command(

@@ -156,10 +156,11 @@ class GreenCallback(TrainerCallback):
     # --- Trainer events ----------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         self.begin()
+        if self._state is None:  # the first train() call; a carbon-aware run calls train() once per segment
+            self._steps_at_begin = state.global_step
+            self._epoch_at_begin = float(state.epoch or 0.0)
+            self._tokens_at_begin = state.num_input_tokens_seen or 0
         self._args, self._state = args, state
-        self._steps_at_begin = state.global_step
-        self._epoch_at_begin = float(state.epoch or 0.0)
-        self._tokens_at_begin = state.num_input_tokens_seen or 0
         dataloader = kwargs.get("train_dataloader")
         dataset = getattr(dataloader, "dataset", None)
         self._train_set_size = len(dataset) if dataset is not None and hasattr(dataset, "__len__") else None

@@ -56,12 +56,14 @@ def run(
     resume: bool = False,
     progress: Any = None,
     runs_dir: Path = RUNS_DIR,
+    follower: Any = None,
 ) -> RunRecord:
     """Fine-tune as the spec says and record the run; returns the stored record.
 
     `progress` is an optional `rich.progress.Progress` to draw bars on.
     `runs_dir` holds checkpoints (`checkpoints/<experiment>/<run name>/`, found
     again by `resume`) and each run's local artifacts (`runs/<time>-<run name>-<id>/`).
+    `follower` (a `carbon_aware.PlanFollower`) trains along a carbon-aware plan instead of in one go.
     """
     _prefer_passive_omp_wait()
     import torch
@@ -90,7 +92,7 @@ def run(
     from greentune.finetune.callback import GreenCallback
 
     callback = GreenCallback(log_path=artifact_dir / "meter.jsonl")
-    job = _Job(spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda)
+    job = _Job(spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda, follower=follower)
     status = "FINISHED"
     failure: BaseException | None = None
     previous_sigterm = _raise_on_sigterm()
@@ -189,6 +191,7 @@ class _Job:
     test_rouge: dict[str, float] = field(default_factory=dict)
     batch_size_used: int | None = None
     parameters: tuple[int, int] | None = None
+    follower: Any = None
 
     def execute(self, checkpoint_dir: Path, resume_from: str | None, progress: Any) -> None:
         """Load, train with evaluations, optionally test; fills the fields the record is built from."""
@@ -216,7 +219,10 @@ class _Job:
             validation_set = _tokenized(tokenizer, self.splits.validation, spec)
         self.evaluations = _Evaluations(references=list(self.splits.validation.targets))
         self.trainer = self._trainer(model, tokenizer, train_set, validation_set, checkpoint_dir, progress)
-        self.trainer.train(resume_from_checkpoint=resume_from)
+        if self.follower is not None:
+            self.follower.train(self.trainer, self.callback, resume_from)
+        else:
+            self.trainer.train(resume_from_checkpoint=resume_from)
         self.batch_size_used = self.trainer.state.train_batch_size
         self._collect_validation()
         if spec.train.run_test and self.splits.test is not None:
@@ -402,6 +408,7 @@ class _Job:
             eval_history=self.eval_history,
             data_report=self.report,
             notes=[*self.notes, *accounting.notes, f"model type {model_type}"],
+            carbon_aware=self.follower.to_record() if self.follower is not None else None,
         )
 
 

@@ -102,6 +102,9 @@ def record_metrics(record: RunRecord) -> dict[str, float]:
     metrics.update({f"rouge.{key}": value for key, value in record.rouge.items()})
     metrics.update({f"test_rouge.{key}": value for key, value in record.test_rouge.items()})
     metrics.update({f"energy_kwh.{_key(c.name)}": c.energy_kwh for c in record.components})
+    if record.carbon_aware is not None:
+        metrics.update({f"carbon_aware.{key}": record.carbon_aware.get(key)
+                        for key in ("realised_gco2eq", "counterfactual_gco2eq", "savings_pct")})
     for phase in record.phases:
         metrics[f"phase.{_key(phase.name)}.energy_kwh"] = phase.energy_kwh
         metrics[f"phase.{_key(phase.name)}.duration_s"] = phase.duration_s

@@ -92,6 +92,11 @@ class RunRecord(BaseModel):
         default_factory=dict, description="token-length distribution and truncation rate per split and column"
     )
     notes: list[str] = Field(default_factory=list, description="warnings and caveats of this run, one line each")
+    carbon_aware: dict[str, Any] | None = Field(
+        default=None,
+        description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "
+        "emissions_gco2eq), realised_gco2eq vs counterfactual_gco2eq (run now), savings_pct",
+    )
 
     @property
     def energy_source(self) -> Source:
