@@ -56,6 +56,7 @@ def _client(tracking_uri: str | None) -> tuple[Any, str]:
     _quiet_mlflow()
     from mlflow.tracking import MlflowClient
 
+    _quiet_mlflow()  # importing mlflow sets its loggers back to INFO ("Creating initial MLflow database tables...")
     uri = tracking_uri or default_tracking_uri()
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
