@@ -30,10 +30,20 @@ def test_run_then_runs_lists_it(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setenv("GREENTUNE_TRACKING_URI", tiny_tracking_uri(tmp_path))
     table = runner.invoke(app, ["runs", "--experiment", "cli"], env={"COLUMNS": "250"})
-    assert table.exit_code == 0 and "cli-run" in table.output and "ROUGE-1" in table.output
+    assert table.exit_code == 0 and "cli-run" in table.output and "ROUGE" in table.output
     assert "estimated" in table.output or "measured" in table.output
 
 
 def test_runs_on_an_empty_ledger_says_how_to_start(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", "--tracking-uri", f"sqlite:///{tmp_path / 'empty.db'}"])
     assert result.exit_code == 0 and "greentune demo" in result.output
+
+
+def test_run_reports_what_early_stopping_saved(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli-es")))
+    result = runner.invoke(app, ["run", str(spec), "--set", "train.epochs=3", "--set", "strategies.early_stopping.enabled=true",
+                                 "--set", "strategies.early_stopping.threshold=1000"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "early stopping ran 2 of 3 epochs" in result.output

@@ -62,6 +62,8 @@ def run_command(
     with _progress() as progress:
         record = run(experiment, resume=resume, progress=progress, follower=follower)
     console.print(comparison_table([record], title=f"run {record.run_name} ({record.status})"))
+    for line in early_stopping_lines([record]):
+        console.print(line)
     if record.carbon_aware is not None:
         console.print(_carbon_aware_table(record.carbon_aware))
     console.print(f"recorded in the ledger as {record.run_id}; artifacts in {record.artifact_dir}")
@@ -134,6 +136,8 @@ def runs_command(
         console.print("no runs recorded yet; try `greentune demo` or `greentune run SPEC.yaml`")
         return
     console.print(comparison_table(records, title="greentune runs"))
+    for line in early_stopping_lines(records):
+        console.print(line)
     for record in records:
         if record.carbon_aware is not None:
             entry = record.carbon_aware
@@ -165,6 +169,8 @@ def demo_command(
             records.append(run(spec, progress=progress))
             progress.console.print(f"  done: {_summary_line(records[-1])}")
     console.print(comparison_table(records, title="greentune demo: strategies compared"))
+    for line in early_stopping_lines(records):
+        console.print(line)
     console.print(f"{len(records)} runs in {time.monotonic() - started:.0f} s. {_footnote(records)}")
     console.print("`greentune runs` lists them from the ledger; `greentune report` compares them.")
 
@@ -203,29 +209,51 @@ def _summary_line(record: RunRecord) -> str:
 
 
 def comparison_table(records: list[RunRecord], title: str) -> Table:
-    """One row per run: strategies, epochs, ROUGE-1/2/L, duration, kWh (measured/estimated), gCO2eq, $."""
-    table = Table(title=title)
-    for column in ("run", "status", "epochs", "ROUGE-1", "ROUGE-2", "ROUGE-L", "duration s", "kWh", "gCO2eq", "$", "saved by early stop"):
-        table.add_column(column, justify="left" if column in ("run", "status") else "right")
+    """One row per run: epochs, ROUGE-1/2/L, duration, kWh (measured/estimated), gCO2eq, $.
+
+    Narrow enough for an 80-column terminal: the energy source goes in the kWh
+    header when every run shares it, and the status column appears only when a
+    run did not finish. Early-stopping savings are in `early_stopping_lines`.
+    """
+    from rich import box
+
+    sources = {record.energy_source for record in records}
+    kwh_header = f"kWh\n{sources.pop()}" if len(sources) == 1 else "kWh"
+    show_status = any(record.status != "FINISHED" for record in records)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    table.add_column("run", no_wrap=True)
+    if show_status:
+        table.add_column("status", no_wrap=True)
+    for column in ("epochs", "ROUGE\n-1", "ROUGE\n-2", "ROUGE\n-L", "time\ns", kwh_header, "gCO2eq", "$"):
+        table.add_column(column, justify="right")
     for record in records:
-        epochs = f"{record.epochs_run:g}/{record.epochs_budget:g}" if record.epochs_run and record.epochs_budget else "—"
-        saved = "—"
-        if record.early_stopping_saved_kwh is not None and record.epochs_run and record.epochs_budget:
-            saved = f"{record.epochs_budget - record.epochs_run:g} ep, {record.early_stopping_saved_kwh:.5f} kWh"
+        epochs = f"{record.epochs_run:.3g}/{record.epochs_budget:g}" if record.epochs_run and record.epochs_budget else "—"
+        kwh = f"{record.energy_kwh:.2g}" + ("" if kwh_header != "kWh" else f" {record.energy_source[:4]}.")
         table.add_row(
             record.run_name,
-            record.status,
+            *([record.status] if show_status else []),
             epochs,
             _points(record.rouge.get("rouge1")),
             _points(record.rouge.get("rouge2")),
             _points(record.rouge.get("rougeL")),
             f"{record.duration_s:.0f}",
-            f"{record.energy_kwh:.5f} ({record.energy_source})",
-            f"{record.emissions_gco2eq:.2f}",
-            f"{record.cost_usd:.4f}" if record.cost_usd is not None else "— (no SKU)",
-            saved,
+            kwh,
+            f"{record.emissions_gco2eq:.3g}",
+            f"{record.cost_usd:.3g}" if record.cost_usd is not None else "—",
         )
     return table
+
+
+def early_stopping_lines(records: list[RunRecord]) -> list[str]:
+    """One line per run that early stopping cut short: epochs and estimated kWh not spent."""
+    lines = []
+    for record in records:
+        if record.early_stopping_saved_kwh is not None and record.epochs_run and record.epochs_budget:
+            lines.append(
+                f"{record.run_name}: early stopping ran {record.epochs_run:.3g} of {record.epochs_budget:g} epochs, "
+                f"≈ {record.early_stopping_saved_kwh:.2g} kWh not spent (estimated from the epochs it ran)"
+            )
+    return lines
 
 
 def _points(value: float | None) -> str:
