@@ -74,7 +74,7 @@ def _plan_follower(
     expected_duration: str | None, min_segment: str, max_pauses: int | None,
 ) -> Any:
     """Plan the run on the intensity series and print the plan; returns the `PlanFollower` the runner follows."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from greentune.carbon import resolve_site
     from greentune.cli.schedule import DEFAULT_POWER_W, _window_s
@@ -99,7 +99,7 @@ def _plan_follower(
     clock = SimulatedClock(start, duration.duration_s) if clock_kind == "simulated" else RealClock(console)
     segments = ", ".join(f"{s.start:%m-%d %H:%M}–{s.end:%H:%M}" for s in plan.segments)
     console.print(f"{MODE_NAMES[plan.mode]} on {plan.source} ({plan.kind}) for {region}, {clock_kind} clock: "
-                  f"job {duration.duration_s / 3600:.2f} h ({escape(duration.method)}); {len(plan.segments)} segment(s) {segments}; "
+                  f"job of {timedelta(seconds=round(duration.duration_s))} ({escape(duration.method)}); {len(plan.segments)} segment(s) {segments}; "
                   f"planned savings {plan.savings_pct:.1f} % vs starting at {start:%Y-%m-%d %H:%M %Z}")
     for note in [tz_note, *plan.notes]:
         if note:

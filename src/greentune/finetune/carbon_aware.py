@@ -57,7 +57,7 @@ class DurationEstimate:
 def expected_duration(spec: Any, given: str | None) -> DurationEstimate:
     """`--expected-duration` when given, else the last finished run of this spec in the ledger (its time and mean power)."""
     if given:
-        return DurationEstimate(parse_duration_s(given), f"given (--expected-duration {given})")
+        return DurationEstimate(parse_duration_s(given), f"--expected-duration {given}")
     from greentune.ledger import read_runs
 
     name = spec.run_name()
@@ -151,6 +151,9 @@ class PlanFollower:
         trainer.callback_handler.callbacks.insert(1, stopper)  # after the flow callback, before the meter sees `control`
         segments = self.plan.segments
         for index, segment in enumerate(segments):
+            if index < len(segments) - 1 and self.clock.now() >= segment.end:
+                self.notes.append(f"planned segment {index + 1} was over before training reached it (loading took longer)")
+                continue
             self.clock.wait_until(segment.start, f"segment {index + 1}/{len(segments)}")
             stopper.segment_end = segment.end if index < len(segments) - 1 else None
             start, steps_before = self.clock.now(), trainer.state.global_step
@@ -164,11 +167,13 @@ class PlanFollower:
             if not stopper.stopped:
                 break
             resume_from = get_last_checkpoint(trainer.args.output_dir)
-        if len(self.executed) < len(segments):
-            self.notes.append(f"training finished in {len(self.executed)} of {len(segments)} planned segments")
+        if self.executed and self.executed[-1].index < len(segments):
+            self.notes.append(f"training finished in planned segment {self.executed[-1].index} of {len(segments)}")
         overrun_s = self.clock.now().timestamp() - self.plan.end.timestamp()
         if overrun_s > 60:
             self.notes.append(f"training ran {overrun_s / 60:.0f} min past the plan's end (the expected duration was short)")
+        if self.clock.kind == "real" and len(self.executed) > 1:
+            self.notes.append("the machine stayed on while paused: the run's time and energy totals include the pauses")
 
     def _executed_segment(self, index: int, start: datetime, steps: int, measurement: Any) -> None:
         end = self.clock.now()

@@ -69,13 +69,19 @@ class RealClock:
         if self.console is None:
             time.sleep(remaining_s)
             return remaining_s
+        from rich.errors import LiveError
         from rich.live import Live
 
-        with Live(console=self.console, transient=True, refresh_per_second=2) as live:
-            while (left_s := moment.timestamp() - self.now().timestamp()) > 0:
-                live.update(f"waiting for {what} at {moment.isoformat(timespec='minutes')}: "
-                            f"{timedelta(seconds=round(left_s))} left (Ctrl-C stops; nothing has run yet in this wait)")
-                time.sleep(min(1.0, left_s))
+        try:
+            with Live(console=self.console, transient=True, refresh_per_second=2) as live:
+                while (left_s := moment.timestamp() - self.now().timestamp()) > 0:
+                    live.update(f"waiting for {what} at {moment.isoformat(timespec='minutes')}: "
+                                f"{timedelta(seconds=round(left_s))} left (Ctrl-C stops; the ledger keeps what ran)")
+                    time.sleep(min(1.0, left_s))
+        except LiveError:  # progress bars are already live (a pause inside the run): one line, then sleep
+            self.console.print(f"paused until {what} at {moment.isoformat(timespec='minutes')} "
+                               f"({timedelta(seconds=round(remaining_s))})")
+            time.sleep(max(0.0, moment.timestamp() - self.now().timestamp()))
         return remaining_s
 
 
