@@ -2,9 +2,10 @@
 
 The series (hourly, from 2021-01-04 00:00 UTC) is built so that the plans are
 known in advance: a 4 h job with an 8 h window runs Pause & Resume in
-00–02 h and 06–08 h (100 g/kWh, 500 between); with a 12 h window Flexible
+00–01 h and 05–08 h (100 g/kWh, 500 between); with a 12 h window Flexible
 Start waits until 12 h (50 g/kWh). The tiny model trains 16 optimizer steps
-(16 pairs, batch 2, 2 epochs), so one simulated hour is 4 steps.
+(16 pairs, batch 2, 2 epochs of 8 steps), so one simulated hour is 4 steps
+and the pause falls in the middle of the first epoch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 from greentune.cli.app import app
 
 GREENTUNE = str(Path(sys.executable).with_name("greentune"))
-HOURLY_G_PER_KWH = [100, 100, 500, 500, 500, 500, 100, 100, 500, 500, 500, 500, 50, 50, 50, 50] + [500] * 8
+HOURLY_G_PER_KWH = [100, 500, 500, 500, 500, 100, 100, 100, 500, 500, 500, 500, 50, 50, 50, 50] + [500] * 8
 SERIES_START = datetime.fromisoformat("2021-01-04T00:00:00+00:00")
 TOLERANCE_LOSS = 1e-6  # a resume without the RNG state or the data position moved the final eval loss by ~1e-3
 
@@ -84,19 +85,19 @@ def test_pause_and_resume_follows_the_plan_and_loses_nothing(ledger: Path) -> No
     entry = paused["carbon_aware"]
     assert entry["mode"] == "pr" and entry["clock"] == "simulated" and entry["kind"] == "average"
     planned = [(segment["start"], segment["end"]) for segment in entry["plan"]["segments"]]
-    assert planned == [("2021-01-04T00:00:00+00:00", "2021-01-04T02:00:00+00:00"),
-                       ("2021-01-04T06:00:00+00:00", "2021-01-04T08:00:00+00:00")]
+    assert planned == [("2021-01-04T00:00:00+00:00", "2021-01-04T01:00:00+00:00"),
+                       ("2021-01-04T05:00:00+00:00", "2021-01-04T08:00:00+00:00")]
     executed = [(segment["start"], segment["end"]) for segment in entry["segments"]]
-    assert executed == planned  # 4 steps per simulated hour: each 2 h segment is 8 steps, no overshoot
+    assert executed == planned  # 4 steps per simulated hour: segments of 4 and 12 steps, no overshoot
     steps = [segment["steps"] for segment in entry["segments"]]
-    assert steps == [8, 8] and sum(steps) == _last_global_step(ledger, "uninterrupted") == 16
+    assert steps == [4, 12] and sum(steps) == _last_global_step(ledger, "uninterrupted") == 16
     assert _last_global_step(ledger, "pr") == 16
     assert all(segment["energy_kwh"] > 0 for segment in entry["segments"])
 
     paused_losses = [evaluation["eval_loss"] for evaluation in paused["eval_history"]]
     plain_losses = [evaluation["eval_loss"] for evaluation in plain["eval_history"]]
     other_seed = records["other-seed"]["eval_history"][-1]["eval_loss"]
-    assert len(paused_losses) == len(plain_losses) == 2  # no extra evaluation at the pause
+    assert len(paused_losses) == len(plain_losses) == 2  # no extra evaluation at the mid-epoch pause
     assert paused_losses == pytest.approx(plain_losses, abs=TOLERANCE_LOSS)
     assert abs(other_seed - plain_losses[-1]) > 100 * TOLERANCE_LOSS  # the comparison can tell runs apart
 
@@ -108,7 +109,7 @@ def test_realised_emissions_are_measured_energy_on_the_series_against_running_no
     first, second = (segment["energy_kwh"] for segment in entry["segments"])
     assert [segment["mean_intensity_gco2eq_per_kwh"] for segment in entry["segments"]] == pytest.approx([100, 100])
     assert entry["realised_gco2eq"] == pytest.approx((first + second) * 100 * pue)
-    assert entry["counterfactual_gco2eq"] == pytest.approx((first * 100 + second * 500) * pue)  # run now: 00–02 h, 02–04 h
+    assert entry["counterfactual_gco2eq"] == pytest.approx((first * 100 + second * 500) * pue)  # run now: 00–01 h, 01–04 h
     assert entry["savings_pct"] == pytest.approx(100 * (1 - entry["realised_gco2eq"] / entry["counterfactual_gco2eq"]))
     assert entry["savings_pct"] > 0
 
@@ -120,7 +121,7 @@ def test_flexible_start_starts_at_the_planned_time(ledger: Path) -> None:
     [segment] = entry["segments"]
     assert segment["start"] == entry["plan"]["start"] and segment["end"] == "2021-01-04T16:00:00+00:00"
     assert segment["steps"] == 16 and segment["mean_intensity_gco2eq_per_kwh"] == pytest.approx(50)
-    assert entry["counterfactual_gco2eq"] == pytest.approx(segment["energy_kwh"] * 300 * entry["plan"]["pue"])
+    assert entry["counterfactual_gco2eq"] == pytest.approx(segment["energy_kwh"] * 400 * entry["plan"]["pue"])
 
 
 @pytest.mark.slow
@@ -156,3 +157,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+@pytest.mark.slow
+def test_without_expected_duration_the_plan_uses_the_last_run_of_the_spec(ledger: Path) -> None:
+    from greentune.finetune.carbon_aware import expected_duration
+    from greentune.finetune.spec import load_spec
+
+    spec = load_spec(ledger / "tiny.yaml", ["ledger.run_name=uninterrupted"])
+    estimate = expected_duration(spec, None)
+    measured = _records(ledger)["uninterrupted"]
+    assert estimate.duration_s == measured["duration_s"] and estimate.power_w == measured["avg_power_w"]
+    assert estimate.method.startswith("measured: run ") and expected_duration(spec, "2h").duration_s == 7200
