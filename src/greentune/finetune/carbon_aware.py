@@ -30,6 +30,7 @@ from greentune.finetune.clock import Clock
 from greentune.schedule import Job, PauseRules, Plan, parse_duration_s, plan_job
 from greentune.schedule.sources import check_source, is_live, load_series, source_time_zone
 
+
 @dataclass(frozen=True)
 class ExecutedSegment:
     """One stretch the job really ran: clock `start`/`end` (ISO 8601), optimizer `steps`,
@@ -118,8 +119,8 @@ def plan_run(
                              "or --clock simulated to replay history")
     if clock_kind == "simulated" and is_live(source):
         raise GreentuneError(f"--clock simulated replays history, but {source} is a live forecast; use entsoe or csv:PATH")
-    if clock_kind == "real" and start < now:
-        start = now
+    if clock_kind == "real" and start < now:  # a start already past: plan from now, keeping the deadline
+        window_s, start = max(0.0, window_s - (now - start).total_seconds()), now
     job = Job(start=start, duration_s=duration_s, window_s=window_s, power_w=power_w)
     pad = timedelta(hours=0 if start.timestamp() % 3600 == 0 else 1)  # room to round the start up to a slot
     series = load_series(source, region, start, deadline + pad)
