@@ -47,3 +47,30 @@ def test_run_reports_what_early_stopping_saved(tmp_path: Path, monkeypatch) -> N
                                  "--set", "strategies.early_stopping.threshold=1000"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "early stopping ran 2 of 3 epochs" in result.output
+
+
+def _greentune(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from greentune.cli.app import main; main()", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_carbon_aware_options_without_carbon_aware_are_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))
+    result = _greentune("run", str(spec), "--window", "3h", "--region", "DE", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --window, --region only apply to a carbon-aware run; add --carbon-aware fs|pr"
+    assert not (tmp_path / "greentune-runs").exists()
+
+
+def test_demo_refuses_an_unwritable_report_path_before_training(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = _greentune("demo", "--report", str(blocker / "report.html"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot create report folder") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "greentune-runs").exists()

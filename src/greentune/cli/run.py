@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from greentune.errors import GreentuneError
+
 if TYPE_CHECKING:
     from greentune.ledger import RunRecord
 
@@ -25,7 +27,12 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
 
 
+_CARBON_AWARE_OPTIONS = ("window", "max_duration", "region", "source", "clock", "at", "expected_duration",
+                         "min_segment", "max_pauses")
+
+
 def run_command(
+    context: typer.Context,
     spec: Path = typer.Argument(..., help="experiment spec (YAML); see examples/"),
     set_values: list[str] = typer.Option([], "--set", help="override one spec value, e.g. --set strategies.precision=bf16"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last Trainer checkpoint of this run"),
@@ -44,10 +51,15 @@ def run_command(
     from greentune.finetune.spec import load_spec
 
     follower = None
-    if carbon_aware is not None:
+    if carbon_aware is None:
+        given = [name for name in _CARBON_AWARE_OPTIONS
+                 if context.get_parameter_source(name).name == "COMMANDLINE"]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise GreentuneError(f"{flags} only apply to a carbon-aware run; add --carbon-aware fs|pr")
+        experiment = load_spec(spec, set_values)
+    else:
         if resume:
-            from greentune.errors import GreentuneError
-
             raise GreentuneError("--resume cannot be combined with --carbon-aware; a carbon-aware run resumes by itself")
         if carbon_aware == "pr":  # pausing needs full checkpoints: weights, optimizer, scheduler, RNG
             set_values = [*set_values, "train.save_checkpoints=true"]
@@ -55,8 +67,6 @@ def run_command(
         follower = _plan_follower(experiment, carbon_aware, window, max_duration, region, source, clock, at,
                                   expected_duration, min_segment, max_pauses)
         follower.wait_for_start()
-    else:
-        experiment = load_spec(spec, set_values)
     from greentune.finetune import run
 
     with _progress() as progress:
@@ -77,11 +87,9 @@ def _plan_follower(
     from datetime import UTC, datetime, timedelta
 
     from greentune.carbon import resolve_site
-    from greentune.cli.schedule import DEFAULT_POWER_W, _window_s
-    from greentune.errors import GreentuneError
     from greentune.finetune.carbon_aware import PlanFollower, expected_duration as estimate, plan_run, requested_start
     from greentune.finetune.clock import RealClock, SimulatedClock
-    from greentune.schedule import MODE_NAMES, PauseRules, parse_duration_s
+    from greentune.schedule import DEFAULT_POWER_W, MODE_NAMES, PauseRules, flexibility_s, parse_duration_s
     from rich.markup import escape
 
     region = region or spec.site.location
@@ -94,7 +102,7 @@ def _plan_follower(
     power_w = duration.power_w or DEFAULT_POWER_W
     rules = PauseRules(min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
     plan, series = plan_run(mode=mode, region=region, source=source, start=start, duration_s=duration.duration_s,
-                            window_s=_window_s(window, max_duration, duration.duration_s), power_w=power_w, clock_kind=clock_kind,
+                            window_s=flexibility_s(window, max_duration, duration.duration_s), power_w=power_w, clock_kind=clock_kind,
                             now=now, rules=rules, pue=resolve_site(spec.site.location, pue=spec.site.pue).pue)
     clock = SimulatedClock(start, duration.duration_s) if clock_kind == "simulated" else RealClock(console)
     segments = ", ".join(f"{s.start:%m-%d %H:%M}–{s.end:%H:%M}" for s in plan.segments)
@@ -150,12 +158,16 @@ def demo_command(
     experiment: str = typer.Option("greentune-demo", "--experiment", help="ledger experiment for the demo runs"),
     location: str | None = typer.Option(None, "--location", help="country or provider:region for the carbon accounting"),
     sku: str | None = typer.Option(None, "--sku", help="cloud instance type whose hourly price gives the $ column"),
+    report_path: Path = typer.Option(
+        Path("greentune-runs") / "demo-report.html", "--report", help="where to write the HTML report of the demo runs"
+    ),
 ) -> None:
-    """Offline CPU demo: MiniLM BERT2BERT on ACLSum, a baseline and two strategies, then a comparison table."""
+    """Offline CPU demo: MiniLM BERT2BERT on ACLSum, a baseline and two strategies, a comparison table and an HTML report."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # built-ins only: never reach for the Hub
     from greentune.finetune.demo import DEMO_RUNS, demo_specs
 
     started = time.monotonic()
+    _check_writable_folder(report_path.parent)  # fail now, not after ten minutes of training
     specs = demo_specs(experiment, location=location, sku=sku)
     console.print(
         f"greentune demo: {len(specs)} fine-tuning runs of MiniLM BERT2BERT on ACLSum "
@@ -171,8 +183,21 @@ def demo_command(
     console.print(comparison_table(records, title="greentune demo: strategies compared"))
     for line in early_stopping_lines(records):
         console.print(line)
+    from greentune.report import write_report
+
+    written = write_report(records, report_path)
     console.print(f"{len(records)} runs in {time.monotonic() - started:.0f} s. {_footnote(records)}")
-    console.print("`greentune runs` lists them from the ledger; `greentune report` compares them.")
+    console.print(f"report: {written.resolve()}")
+    console.print("`greentune runs` lists them from the ledger; `greentune report` compares any of them.")
+
+
+def _check_writable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GreentuneError(f"cannot create report folder {folder}: {error.strerror}; pass --report PATH") from error
+    if not os.access(folder, os.W_OK):
+        raise GreentuneError(f"cannot write to report folder {folder}; pass --report PATH")
 
 
 def _progress() -> Any:

@@ -24,12 +24,10 @@ if TYPE_CHECKING:
     from greentune.carbon import IntensitySeries
     from greentune.schedule import Mode
 
-DEFAULT_POWER_W = 1000.0
-
-
 def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, Any], str]:
     """Keyword arguments for `Job` and a note saying where the power came from."""
     from greentune.errors import GreentuneError
+    from greentune.schedule import DEFAULT_POWER_W
 
     if timeline is None:
         if power_w is None:
@@ -71,24 +69,6 @@ def _start_time(text: str | None, tz_name: str | None, source: str, region: str)
     return start.replace(tzinfo=tz), f"start has no offset: read as {tz} time"
 
 
-def _window_s(window: str, max_duration: str | None, duration_s: float) -> float:
-    """`--window` (a duration, or a percentage of the job) or `--max-duration` (total allowed time)."""
-    from greentune.errors import GreentuneError
-    from greentune.schedule import parse_duration_s
-
-    if max_duration is not None:
-        total_s = parse_duration_s(max_duration)
-        if total_s < duration_s:
-            raise GreentuneError(f"--max-duration {max_duration} is shorter than the job ({duration_s / 3600:g} h)")
-        return total_s - duration_s
-    if window.strip().endswith("%"):
-        try:
-            return float(window.strip()[:-1]) / 100 * duration_s
-        except ValueError:
-            raise GreentuneError(f"cannot read --window {window!r}; write 24h or 50%") from None
-    return parse_duration_s(window)
-
-
 def _schedule(
     region: str | None, regions: str | None, start: str | None, duration: str | None, window: str, max_duration: str | None,
     mode: str, source: str, power_w: float | None, timeline: Path | None, pue: float, fill: str | None, kind: str | None,
@@ -97,7 +77,7 @@ def _schedule(
     from datetime import timedelta
 
     from greentune.errors import GreentuneError
-    from greentune.schedule import Job, PauseRules, compare_regions, parse_duration_s, plan_job
+    from greentune.schedule import Job, PauseRules, compare_regions, flexibility_s, parse_duration_s, plan_job
     from greentune.schedule.sources import check_source, has_series, load_series
 
     check_source(source)
@@ -115,7 +95,7 @@ def _schedule(
         raise GreentuneError("give --duration (e.g. 6h)")
     duration_s = parse_duration_s(duration) if duration else max(power["timeline_elapsed_s"])
     requested, tz_note = _start_time(start, tz_name, source, names[0])
-    job = Job(start=requested, duration_s=duration_s, window_s=_window_s(window, max_duration, duration_s), **power)
+    job = Job(start=requested, duration_s=duration_s, window_s=flexibility_s(window, max_duration, duration_s), **power)
     rules = PauseRules(checkpoint_s=parse_duration_s(checkpoint), checkpoint_kwh=checkpoint_kwh,
                        min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
     span_end = requested + timedelta(seconds=job.window_s + duration_s)

@@ -30,6 +30,26 @@ def parse_duration_s(text: str) -> float:
     return sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
 
 
+# An assumption, not a published figure: the power a plan assumes when nothing
+# measured is known. Plans scale with it; savings in % do not depend on it.
+DEFAULT_POWER_W = 1000.0
+
+
+def flexibility_s(window: str, max_duration: str | None, duration_s: float) -> float:
+    """Seconds of flexibility from `--window` (a duration, or a % of the job) or `--max-duration` (total allowed)."""
+    if max_duration is not None:
+        total_s = parse_duration_s(max_duration)
+        if total_s < duration_s:
+            raise GreentuneError(f"--max-duration {max_duration} is shorter than the job ({duration_s / 3600:g} h)")
+        return total_s - duration_s
+    if window.strip().endswith("%"):
+        try:
+            return float(window.strip()[:-1]) / 100 * duration_s
+        except ValueError:
+            raise GreentuneError(f"cannot read --window {window!r}; write 24h or 50%") from None
+    return parse_duration_s(window)
+
+
 @dataclass(frozen=True)
 class Job:
     """A job to place in time.
