@@ -1,1 +1,0 @@
-"""greentune.serve — see docs/DESIGN.md."""

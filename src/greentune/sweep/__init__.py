@@ -1,1 +1,0 @@
-"""greentune.sweep — see docs/DESIGN.md."""
