@@ -95,3 +95,18 @@ def test_default_tracking_uri_is_a_sqlite_file_under_greentune_runs(monkeypatch:
     assert default_tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'greentune-runs' / 'mlflow.db'}"
     monkeypatch.setenv("GREENTUNE_TRACKING_URI", "sqlite:///elsewhere.db")
     assert default_tracking_uri() == "sqlite:///elsewhere.db"
+
+
+def test_reading_a_ledger_that_does_not_exist_yet_creates_nothing(tmp_path: Path) -> None:
+    database = tmp_path / "not-yet" / "mlflow.db"
+    assert read_runs(tracking_uri=f"sqlite:///{database}") == []
+    assert not database.parent.exists()
+
+
+@pytest.mark.parametrize("uri", ["bogus://x", "sqlite:////proc/greentune-no-such/mlflow.db"])
+def test_a_ledger_that_cannot_be_opened_is_one_clear_error(uri: str) -> None:
+    from greentune.errors import GreentuneError
+
+    with pytest.raises(GreentuneError, match="cannot open the ledger at") as raised:
+        write_run(make_record(), tracking_uri=uri)
+    assert "\n" not in str(raised.value)

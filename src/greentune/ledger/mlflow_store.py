@@ -20,7 +20,8 @@ import re
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,25 @@ def _client(tracking_uri: str | None) -> tuple[Any, str]:
 
     _quiet_mlflow()  # importing mlflow sets its loggers back to INFO ("Creating initial MLflow database tables...")
     uri = tracking_uri or default_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri), uri
+    with _ledger_errors(uri):
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return MlflowClient(tracking_uri=uri), uri
+
+
+@contextmanager
+def _ledger_errors(uri: str) -> Iterator[None]:
+    """A store that cannot be opened becomes one line; MLflow and SQLAlchemy raise many types for it."""
+    try:
+        yield
+    except GreentuneError:
+        raise
+    except Exception as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise GreentuneError(
+            f"cannot open the ledger at {uri} ({type(error).__name__}: {message}); "
+            "give a tracking URI like sqlite:///path/mlflow.db or http://host:5000"
+        ) from None
 
 
 def _artifact_location(uri: str) -> str | None:
@@ -127,10 +144,8 @@ def write_run(
     from mlflow.entities import Metric, Param, RunTag
 
     client, uri = _client(tracking_uri)
-    try:
+    with _ledger_errors(uri):
         experiment_id = _experiment_id(client, uri, record.experiment)
-    except Exception as error:  # a bad URI surfaces as one of many MLflow/SQLAlchemy types
-        raise GreentuneError(f"cannot open the ledger at {uri} ({type(error).__name__}: {error}); check ledger.tracking_uri") from None
     start_ms = _epoch_ms(record.start_time)
     run = client.create_run(experiment_id, start_time=start_ms, run_name=record.run_name)
     run_id = run.info.run_id
@@ -172,12 +187,16 @@ def write_run(
 
 def read_runs(tracking_uri: str | None = None, experiment: str | None = None) -> list[RunRecord]:
     """Every greentune run in the ledger (of one experiment when named), oldest first."""
-    client, uri = _client(tracking_uri)
-    if experiment is not None:
-        found = client.get_experiment_by_name(experiment)
-        experiment_ids = [found.experiment_id] if found is not None else []
-    else:
-        experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    uri = tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return []  # nothing recorded yet; reading creates no store
+    client, uri = _client(uri)
+    with _ledger_errors(uri):
+        if experiment is not None:
+            found = client.get_experiment_by_name(experiment)
+            experiment_ids = [found.experiment_id] if found is not None else []
+        else:
+            experiment_ids = [e.experiment_id for e in client.search_experiments()]
     if not experiment_ids:
         return []
     records: list[RunRecord] = []
