@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from greentune.carbon import Equivalent
 from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
 from greentune.report import compare, metrics
 from greentune.report.load import choose_baseline, rouge_notes
 from greentune.report.recommend import DEFAULT_ROUGE_TOLERANCE_POINTS, Verdict, recommendation, verdicts
-from greentune.report.whatif import EquivalentRow, RegionWhatIf, emission_equivalents, region_whatif
+from greentune.report.whatif import RegionWhatIf, emission_equivalents, region_whatif
 
 
 class RunRow(BaseModel):
@@ -63,7 +64,7 @@ class Report(BaseModel):
     verdicts: list[Verdict]
     recommendation: str
     whatif: RegionWhatIf | None
-    equivalents: list[EquivalentRow]
+    equivalents: list[Equivalent]
     total_energy_kwh: float
     total_emissions_gco2eq: float
     notes: list[str]
@@ -148,7 +149,7 @@ def _rows(
 
 def _carbon_context(
     records: list[RunRecord], total_emissions: float, notes: list[str]
-) -> tuple[RegionWhatIf | None, list[EquivalentRow]]:
+) -> tuple[RegionWhatIf | None, list[Equivalent]]:
     """Region what-if and equivalents; a problem in the carbon tables becomes a note, not a failure."""
     if not records:
         return None, []

@@ -9,24 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from greentune.carbon import Equivalent, RegionRow
 from greentune.ledger import RunRecord
 
 REGIONS_SHOWN = 5
-
-
-class RegionOption(BaseModel):
-    """The reported energy run in one region."""
-
-    provider: str
-    region: str
-    name: str
-    location: str
-    intensity_gco2eq_per_kwh: float
-    pue: float
-    emissions_gco2eq: float
-    cost_usd: float | None
-    source: str
-    year: str
 
 
 class RegionWhatIf(BaseModel):
@@ -37,18 +23,8 @@ class RegionWhatIf(BaseModel):
     here_location: str
     here_emissions_gco2eq: float
     here_cost_usd: float | None
-    cleanest: list[RegionOption]
-    dirtiest: list[RegionOption]
-
-
-class EquivalentRow(BaseModel):
-    """The reported emissions expressed as something familiar."""
-
-    name: str
-    value: float
-    unit: str
-    source: str
-    year: str
+    cleanest: list[RegionRow]
+    dirtiest: list[RegionRow]
 
 
 def region_whatif(records: list[RunRecord]) -> RegionWhatIf | None:
@@ -63,7 +39,6 @@ def region_whatif(records: list[RunRecord]) -> RegionWhatIf | None:
     sku = skus.pop() if len(skus) == 1 else None
     device_count = max(r.device_count for r in records)
     ranked = rank_regions(energy_kwh, sku=sku, hours=hours if sku else None, count=device_count)
-    rows = [RegionOption.model_validate(row, from_attributes=True) for row in ranked]
     locations = sorted({r.location for r in records})
     costs = [r.cost_usd for r in records]
     return RegionWhatIf(
@@ -72,16 +47,16 @@ def region_whatif(records: list[RunRecord]) -> RegionWhatIf | None:
         here_location=", ".join(locations),
         here_emissions_gco2eq=sum(r.emissions_gco2eq for r in records),
         here_cost_usd=None if any(c is None for c in costs) else sum(costs),
-        cleanest=rows[:REGIONS_SHOWN],
-        dirtiest=list(reversed(rows[max(REGIONS_SHOWN, len(rows) - REGIONS_SHOWN) :])),
+        cleanest=ranked[:REGIONS_SHOWN],
+        dirtiest=list(reversed(ranked[max(REGIONS_SHOWN, len(ranked) - REGIONS_SHOWN) :])),
     )
 
 
-def emission_equivalents(emissions_gco2eq: float) -> list[EquivalentRow]:
+def emission_equivalents(emissions_gco2eq: float) -> list[Equivalent]:
     """`emissions_gco2eq` as car km, flights, phone charges … (from greentune.carbon's table)."""
     from greentune.carbon import equivalents
 
-    return [EquivalentRow.model_validate(e, from_attributes=True) for e in equivalents(emissions_gco2eq)]
+    return equivalents(emissions_gco2eq)
 
 
 def _site(record: RunRecord) -> dict:
