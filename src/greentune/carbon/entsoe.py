@@ -19,11 +19,9 @@ zero. Gaps are errors unless the caller names a fill.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 from datetime import datetime, timedelta
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -31,6 +29,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from greentune.carbon.series import Fill, IntensitySeries, require_aware
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 if TYPE_CHECKING:
@@ -73,13 +72,11 @@ def _require_country(country: str) -> list[int]:
 @cache
 def fuel_factors_gco2eq_per_kwh() -> dict[str, float]:
     """ENTSO-E production type → lifecycle emission factor (gCO2eq/kWh) from the fuel table."""
-    table = resources.files("greentune") / "data" / "fuel_emission_factors.csv"
-    with table.open(encoding="utf-8") as handle:
-        return {
-            psr_type: float(row["intensity_gco2eq_per_kwh"])
-            for row in csv.DictReader(handle)
-            for psr_type in row["entsoe_psr_types"].split("|")
-        }
+    return {
+        psr_type: float(row["intensity_gco2eq_per_kwh"])
+        for row in read_table("fuel_emission_factors")
+        for psr_type in row["entsoe_psr_types"].split("|")
+    }
 
 
 @cache

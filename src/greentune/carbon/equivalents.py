@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from greentune.carbon.tables import read_table
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 

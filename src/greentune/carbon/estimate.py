@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from greentune.carbon.accounting import Input
 from greentune.carbon.hardware import PRECISIONS, Hardware, lookup_hardware
-from greentune.carbon.tables import DataRow, data_row, read_table, require_positive
+from greentune.carbon.tables import DataRow, data_row, require_positive
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from greentune.carbon.tables import DataRow, data_row, has_table, normalise, optional_float, read_table, unknown
+from greentune.carbon.tables import DataRow, data_row, normalise, optional_float, unknown
+from greentune.data import has_table, read_table
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 # A 16-bit request falls back to the other 16-bit format when the chip lists only one (TPUs: bf16).

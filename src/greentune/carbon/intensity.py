@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from greentune.carbon.prices import Price, load_prices, sku_prices
-from greentune.carbon.tables import DataRow, Row, data_row, read_table, require_positive, unknown
+from greentune.carbon.tables import DataRow, Row, data_row, require_positive, unknown
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 PROVIDERS = ("aws", "azure", "gcp")

@@ -26,7 +26,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from greentune.carbon.tables import DataRow, Row, normalise, read_table, require_positive, unknown
+from greentune.carbon.tables import DataRow, Row, normalise, require_positive, unknown
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 PRICING_KINDS = ("on_demand", "spot", "low_priority")

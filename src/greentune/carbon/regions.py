@@ -14,7 +14,8 @@ from typing import Any
 from greentune.carbon.cost import cost_usd, instances_for
 from greentune.carbon.intensity import PROVIDERS, provider_pue
 from greentune.carbon.prices import PRICING_KINDS, load_prices, regional_price, sku_prices
-from greentune.carbon.tables import read_table, require_positive, unknown
+from greentune.carbon.tables import require_positive, unknown
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 

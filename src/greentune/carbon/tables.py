@@ -9,14 +9,10 @@ each figure that a result uses, so that results can cite their data.
 
 from __future__ import annotations
 
-import csv
 import difflib
-import functools
-import io
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 from greentune.errors import GreentuneError
 
@@ -31,21 +27,6 @@ class DataRow:
     key: str
     source: str
     year: str
-
-
-@functools.cache
-def read_table(name: str) -> tuple[Row, ...]:
-    """Rows of `greentune/data/<name>.csv` as dicts of strings (cached)."""
-    path = resources.files("greentune") / "data" / f"{name}.csv"
-    if not path.is_file():
-        raise GreentuneError(f"data table {name}.csv is missing from the greentune package; reinstall greentune")
-    text = path.read_text(encoding="utf-8")
-    return tuple(csv.DictReader(io.StringIO(text)))
-
-
-def has_table(name: str) -> bool:
-    """Whether `greentune/data/<name>.csv` exists (some tables come from other packages' work)."""
-    return (resources.files("greentune") / "data" / f"{name}.csv").is_file()
 
 
 def data_row(table: str, key: str, row: Row) -> DataRow:

@@ -9,13 +9,12 @@ table `data/fp16_unsafe_models.csv` (with sources).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import importlib.util
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from greentune.data import read_table
 from greentune.errors import GreentuneError
 from greentune.finetune.models import ModelIdentity
 from greentune.finetune.spec import StrategiesConfig
@@ -37,12 +36,11 @@ class Fp16Risk:
 @cache
 def fp16_unsafe_models() -> dict[str, Fp16Risk]:
     """The table of model families known to overflow in fp16, by model type."""
-    text = resources.files("greentune.data").joinpath("fp16_unsafe_models.csv").read_text()
     return {
         row["model_type"]: Fp16Risk(
             row["model_type"], row["pretrained_dtype"], row["reason"], row["source"], int(row["year"])
         )
-        for row in csv.DictReader(text.splitlines())
+        for row in read_table("fp16_unsafe_models")
     }
 
 

@@ -32,14 +32,13 @@ bare GPU box) needs nothing beyond nvidia-ml-py.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greentune.data import read_table
 from greentune.meter.sensor import Component, Detection, Reading
 
 GENERIC_CPU = "generic"
@@ -62,7 +61,7 @@ class CpuTdp:
 
 def read_cpu_tdp_table() -> list[CpuTdp]:
     """All rows of data/cpu_tdp.csv."""
-    rows = _read_data_csv("cpu_tdp.csv")
+    rows = read_table("cpu_tdp")
     return [
         CpuTdp(
             name=row["name"],
@@ -106,7 +105,7 @@ def cpu_model_name(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
 
 def ram_power_w_per_gb() -> tuple[float, str]:
     """Watts per GB of memory in use, and the source it comes from (data/ram_power.csv)."""
-    row = _read_data_csv("ram_power.csv")[0]
+    row = read_table("ram_power")[0]
     return float(row["power_w_per_gb"]), f"{row['source']} ({row['year']})"
 
 
@@ -223,14 +222,6 @@ def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> De
     detail = f"CPU '{sensor.cpu_model}': {matched}; {sensor.visible_cores} core(s) visible; CPU utilisation and RSS"
     advice = "" if sensor.cpu_tdp.name != GENERIC_CPU else "add your CPU to greentune/data/cpu_tdp.csv"
     return Detection("host", sensor, detail, advice)
-
-
-def _read_data_csv(file_name: str) -> list[dict[str, str]]:
-    """Rows of a CSV shipped in greentune/data."""
-    from importlib import resources  # only when a host sensor is built: it costs ~7 ms of import time
-
-    text = resources.files("greentune").joinpath("data", file_name).read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
 
 
 def _words(model_name: str) -> list[str]:
