@@ -50,23 +50,17 @@ def _start_time(text: str | None, tz_name: str | None, source: str, region: str)
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from greentune.errors import GreentuneError
-    from greentune.schedule.sources import is_live, source_time_zone
+    from greentune.schedule.sources import is_live, read_start
 
     if text is None:
         if not is_live(source):
             raise GreentuneError(f"give --start: the {source} source holds history, so there is no 'now' to plan from")
         return datetime.now(ZoneInfo("UTC")), None
     try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise GreentuneError(f"cannot read --start {text!r}; write it like 2020-06-01T00:00 or 2020-06-01T00:00+02:00") from None
-    if start.tzinfo is not None:
-        return start, None
-    try:
-        tz = ZoneInfo(tz_name) if tz_name else source_time_zone(source, region)
+        tz = ZoneInfo(tz_name) if tz_name else None
     except ZoneInfoNotFoundError:
         raise GreentuneError(f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Berlin") from None
-    return start.replace(tzinfo=tz), f"start has no offset: read as {tz} time"
+    return read_start(text, "--start", source, region, tz)
 
 
 def _schedule(

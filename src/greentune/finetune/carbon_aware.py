@@ -28,7 +28,7 @@ from greentune.carbon import IntensitySeries, timeline_emissions
 from greentune.errors import GreentuneError
 from greentune.finetune.clock import Clock
 from greentune.schedule import Job, PauseRules, Plan, parse_duration_s, plan_job
-from greentune.schedule.sources import check_source, is_live, load_series, source_time_zone
+from greentune.schedule.sources import check_source, is_live, load_series, read_start
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,7 @@ def requested_start(at: str | None, clock_kind: str, source: str, region: str, n
         if clock_kind == "simulated":
             raise GreentuneError("--clock simulated replays history: give --at (e.g. 2020-06-01T00:00)")
         return now, None
-    try:
-        start = datetime.fromisoformat(at)
-    except ValueError:
-        raise GreentuneError(f"cannot read --at {at!r}; write it like 2020-06-01T00:00 or 2020-06-01T00:00+02:00") from None
-    note = None
-    if start.tzinfo is None:
-        zone = source_time_zone(source, region)
-        start, note = start.replace(tzinfo=zone), f"--at has no offset: read as {zone} time"
-    return start, note
+    return read_start(at, "--at", source, region)
 
 
 def plan_run(

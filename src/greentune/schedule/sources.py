@@ -44,6 +44,21 @@ def source_time_zone(source: str, region: str) -> tzinfo:
     return entsoe_timezone(region.upper()) if source == "entsoe" else UTC
 
 
+def read_start(text: str, flag: str, source: str, region: str, tz: tzinfo | None = None) -> tuple[datetime, str | None]:
+    """An ISO 8601 start given with `flag`, tz-aware, and a note when its time zone was assumed.
+
+    A start with no offset is read in `tz`, else in the source's time zone (`source_time_zone`).
+    """
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise GreentuneError(f"cannot read {flag} {text!r}; write it like 2020-06-01T00:00 or 2020-06-01T00:00+02:00") from None
+    if start.tzinfo is not None:
+        return start, None
+    zone = tz or source_time_zone(source, region)
+    return start.replace(tzinfo=zone), f"{flag} has no offset: read as {zone} time"
+
+
 def has_series(source: str, region: str, start: datetime, end: datetime) -> bool:
     """Whether `source` can have a series for `region` over [start, end) (ENTSO-E: country and years shipped)."""
     if source != "entsoe":
