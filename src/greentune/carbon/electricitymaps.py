@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from greentune.carbon.live_http import get_json
+from greentune.carbon.live_http import get_json, parse_api_time
 from greentune.carbon.series import Fill, IntensitySeries, require_aware
 from greentune.errors import GreentuneError
 
@@ -35,9 +35,6 @@ class LatestIntensity:
     emission_factor_type: str
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
 
 class ElectricityMaps:
     """Client for one API key; every method returns gCO2eq/kWh."""
@@ -55,7 +52,7 @@ class ElectricityMaps:
     def latest(self, zone: str) -> LatestIntensity:
         """The zone's newest intensity."""
         data = self._get("latest", {"zone": zone}, RECENT_TTL_S)
-        return LatestIntensity(zone, _time(data["datetime"]), float(data["carbonIntensity"]),
+        return LatestIntensity(zone, parse_api_time(data["datetime"]), float(data["carbonIntensity"]),
                                bool(data.get("isEstimated", False)), data.get("emissionFactorType", "lifecycle"))
 
     def history(self, zone: str, *, fill: Fill | None = None) -> IntensitySeries:
@@ -80,7 +77,7 @@ class ElectricityMaps:
         factor = points[0].get("emissionFactorType", "lifecycle")
         values = [float("nan") if p["carbonIntensity"] is None else float(p["carbonIntensity"]) for p in points]
         return IntensitySeries.from_points(
-            [_time(p["datetime"]) for p in points],
+            [parse_api_time(p["datetime"]) for p in points],
             values,
             kind="average",
             source=f"Electricity Maps API v3 carbon-intensity/{endpoint} ({factor} factors)",

@@ -14,6 +14,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,11 @@ class HttpStatusError(GreentuneError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+def parse_api_time(text: str) -> datetime:
+    """An API's ISO 8601 time stamp ('2020-06-01T00:00:00Z' or with an offset) as a tz-aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def cache_dir() -> Path:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from greentune.carbon.live_http import HttpStatusError, get_json
+from greentune.carbon.live_http import HttpStatusError, get_json, parse_api_time
 from greentune.carbon.series import Fill, IntensitySeries, Kind, require_aware
 from greentune.errors import GreentuneError
 
@@ -81,7 +81,7 @@ class WattTime:
         """The current percentile of the signal in `region`."""
         data = self._get("signal-index", {"region": region, "signal_type": signal_type}, RECENT_TTL_S)
         point = data["data"][0]
-        return SignalIndex(region, _time(point["point_time"]), float(point["value"]))
+        return SignalIndex(region, parse_api_time(point["point_time"]), float(point["value"]))
 
     def forecast(self, region: str, signal_type: str = "co2_moer", horizon_hours: int = 24, *,
                  fill: Fill | None = None) -> IntensitySeries:
@@ -104,7 +104,7 @@ class WattTime:
         if not points:
             raise GreentuneError(f"WattTime returned no {endpoint} points for region {region}")
         return IntensitySeries.from_points(
-            [_time(point["point_time"]) for point in points],
+            [parse_api_time(point["point_time"]) for point in points],
             [float(point["value"]) * UNIT_FACTORS[units] for point in points],
             kind=SIGNAL_KINDS[signal_type],
             source=f"WattTime API v3 {endpoint} ({signal_type}, converted from {units})",
@@ -114,9 +114,6 @@ class WattTime:
             tz=UTC,
         )
 
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _utc_text(moment: datetime) -> str:
