@@ -40,6 +40,17 @@ def test_json_mode_prints_one_object_with_labelled_components(tmp_path: Path) ->
     assert list(rows[0]) == list(CODECARBON_COLUMNS) and len(rows) == 1
 
 
+def test_process_scope_charges_the_commands_cpu_time(tmp_path: Path) -> None:
+    result = run("--scope", "process", "--json", "--", sys.executable, "-c", "sum(range(3 * 10**7))", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["scope"] == "process"
+    cpu = next(component for component in summary["components"] if component["name"] == "cpu")
+    assert cpu["source"] == "estimated" and cpu["energy_j"] > 0  # the child's CPU time, reaped or listed
+    hardware = next(r for r in read_log(tmp_path / summary["log_path"]) if r["type"] == "meter_start")["hardware"]
+    assert hardware["sensors"]["host"]["scope"] == "process"
+
+
 def test_exit_code_of_the_command_is_ours(tmp_path: Path) -> None:
     result = run("--output", str(tmp_path / "out"), "--", "false", cwd=tmp_path)
     assert result.returncode == 1
@@ -80,6 +91,7 @@ def test_ctrl_c_is_forwarded_and_the_partial_measurement_written(tmp_path: Path)
         ([], "no command given"),
         (["--", "no-such-command-xyz"], "command not found"),
         (["--interval-ms", "0", "--", "true"], "interval-ms"),
+        (["--scope", "node", "--", "true"], "unknown scope 'node'"),
     ],
 )
 def test_bad_input_is_one_clear_error(tmp_path: Path, args: list[str], message: str) -> None:

@@ -10,6 +10,7 @@ from tiny_models import run_tiny, tiny_tracking_uri
 
 from greentune.errors import GreentuneError
 from greentune.ledger import read_runs
+from greentune.meter import read_log
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,14 @@ def test_strategy_runs_and_is_recorded(root: Path, overrides: dict, label: str) 
     assert record.status == "FINISHED"
     assert record.strategies["label"] == label
     assert record.rouge
+
+
+def test_process_scope_reaches_the_runs_meter(root: Path) -> None:
+    record = run_tiny(root, experiment="scope", **{"meter.scope": "process", "train.max_steps": 2})
+    start = next(r for r in read_log(Path(record.artifact_dir) / "meter.jsonl") if r["type"] == "meter_start")
+    assert start["hardware"]["sensors"]["host"]["scope"] == "process"
+    assert "rapl" not in start["hardware"]["sensors"]
+    assert record.energy_kwh > 0
 
 
 def test_auto_batch_size_records_the_size_used(root: Path) -> None:

@@ -45,6 +45,13 @@ def test_bad_value_names_the_key_and_expected_values(tmp_path: Path) -> None:
         load_spec(path)
 
 
+def test_meter_scope_is_machine_or_process(tmp_path: Path) -> None:
+    assert load_spec(write_spec(tmp_path / "a.yaml", {})).meter.scope == "machine"
+    assert load_spec(write_spec(tmp_path / "b.yaml", {"meter": {"scope": "process"}})).meter.scope == "process"
+    with pytest.raises(GreentuneError, match=r"meter\.scope: .*'machine'"):
+        load_spec(write_spec(tmp_path / "c.yaml", {"meter": {"scope": "node"}}))
+
+
 def test_set_overrides_dotted_keys_with_yaml_values(tmp_path: Path) -> None:
     path = write_spec(tmp_path / "spec.yaml", {"train": {"epochs": 3}})
     spec = load_spec(

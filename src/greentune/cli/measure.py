@@ -5,6 +5,8 @@ it dies of signal N). Ctrl-C (SIGINT) and SIGTERM are forwarded to it, and
 whatever was measured until it exits is still written: ``meter.jsonl`` and
 CodeCarbon's ``emissions.csv`` in the output folder. With ``--json`` exactly
 one JSON object goes to stdout and the child's stdout goes to stderr.
+``--scope process`` charges only the command's own CPU time and memory (see
+`greentune.meter.host`), for a fair figure on a machine others are using.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from greentune.errors import GreentuneError
+from greentune.meter import SCOPES, Scope
 
-USAGE = "greentune measure [--interval-ms N] [--output DIR] [--json] -- CMD ARGS…"
+USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output DIR] [--json] -- CMD ARGS…"
 WINDOW = "command"
 def register(app: typer.Typer) -> None:
     """Add `greentune measure`."""
@@ -39,6 +42,13 @@ def measure(
         list[str] | None, typer.Argument(metavar="-- CMD ARGS…", help="The command to run, after --.")
     ] = None,
     interval_ms: Annotated[int, typer.Option("--interval-ms", min=1, help="Sampling period in milliseconds.")] = 100,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="Whose CPU and RAM use is charged: 'machine' (all of it) or 'process' (the command's tree only).",
+        ),
+    ] = "machine",
     output: Annotated[
         Path | None,
         typer.Option("--output", help="Folder for meter.jsonl and emissions.csv (default: new, in ./greentune-runs/)."),
@@ -50,13 +60,15 @@ def measure(
     """Run CMD as a child process, measure the machine meanwhile, exit with CMD's exit code."""
     if not command:
         raise GreentuneError(f"no command given; usage: {USAGE}")
+    if scope not in SCOPES:
+        raise GreentuneError(f"unknown scope {scope!r}; use machine or process")
     executable = _resolve(command[0])
     default_dir = Path("greentune-runs") / f"measure-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     output_dir = _prepare_output(output or default_dir)
 
     from greentune.meter import Meter, write_codecarbon_csv
 
-    meter = Meter(interval_ms=interval_ms, log_path=output_dir / "meter.jsonl")
+    meter = Meter(interval_ms=interval_ms, log_path=output_dir / "meter.jsonl", scope=cast("Scope", scope))
     forwarder = _SignalForwarder()
     forwarder.install()  # before meter.start(), so the meter's SIGTERM handler chains to ours
     try:
@@ -78,6 +90,7 @@ def measure(
     summary = {
         "command": command,
         "exit_code": exit_code,
+        "scope": scope,
         **measurement.to_dict(),
         "log_path": str(meter.log_path),
         "csv_path": str(csv_path),
@@ -142,7 +155,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(
         f"[bold]{' '.join(summary['command'])}[/bold] exited {summary['exit_code']} · "
         f"{summary['duration_s']:.2f} s · {summary['energy_j']:.1f} J ({summary['energy_kwh']:.3g} kWh) · "
-        f"avg {summary['avg_power_w']:.1f} W · peak {summary['peak_power_w']:.1f} W",
+        f"avg {summary['avg_power_w']:.1f} W · peak {summary['peak_power_w']:.1f} W · {summary['scope']} scope",
         highlight=False,
     )
     table = Table("component", "source", "energy (J)", "energy (kWh)", "avg power (W)")

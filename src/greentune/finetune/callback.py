@@ -28,7 +28,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from greentune.meter import Measurement, Meter
+from greentune.meter import Measurement, Meter, Scope
 
 RUN = "run"
 _TRAIN_WINDOW = "train-loop"
@@ -91,9 +91,16 @@ class GreenSummary:
 class GreenCallback(TrainerCallback):
     """Meter windows per phase and per epoch for an HF Trainer; see the module docstring."""
 
-    def __init__(self, meter: Meter | None = None, log_path: Path | None = None, interval_ms: int = 100) -> None:
+    def __init__(
+        self,
+        meter: Meter | None = None,
+        log_path: Path | None = None,
+        interval_ms: int = 100,
+        scope: Scope = "machine",
+    ) -> None:
+        """Use ``meter``, or start one of our own with ``log_path``, ``interval_ms`` and ``scope``."""
         self._own_meter = meter is None
-        self.meter = meter if meter is not None else Meter(interval_ms=interval_ms, log_path=log_path)
+        self.meter = meter if meter is not None else Meter(interval_ms=interval_ms, log_path=log_path, scope=scope)
         self._totals: dict[str, PhaseTotal] = {}
         self._open: set[str] = set()
         self._run: Measurement | None = None

@@ -91,7 +91,9 @@ def run(
 
     from greentune.finetune.callback import GreenCallback
 
-    callback = GreenCallback(log_path=artifact_dir / "meter.jsonl")
+    callback = GreenCallback(
+        log_path=artifact_dir / "meter.jsonl", interval_ms=spec.meter.interval_ms, scope=spec.meter.scope
+    )
     job = _Job(spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda, follower=follower)
     status = "FINISHED"
     failure: BaseException | None = None

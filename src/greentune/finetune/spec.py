@@ -163,6 +163,15 @@ class SiteConfig(_Config):
     prices: str | None = Field(None, description="YAML file of extra SKU price rows (see greentune.carbon.prices)")
 
 
+class MeterConfig(_Config):
+    """How the run is measured (see greentune.meter)."""
+
+    interval_ms: int = Field(100, gt=0, description="sampling period of the power/utilisation timeline")
+    scope: Literal["machine", "process"] = Field(
+        "machine", description="whose CPU/RAM use is charged: the whole machine, or this run's process tree"
+    )
+
+
 class LedgerConfig(_Config):
     """Where runs are recorded."""
 
@@ -180,6 +189,7 @@ class ExperimentSpec(_Config):
     train: TrainConfig = Field(default_factory=TrainConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
+    meter: MeterConfig = Field(default_factory=MeterConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
 
     @model_validator(mode="after")

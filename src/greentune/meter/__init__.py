@@ -45,13 +45,16 @@ from greentune.meter.distributed import measures_node, sum_across_nodes
 from greentune.meter.log import read_log
 from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
 from greentune.meter.meter import Meter, Window
+from greentune.meter.sensor import SCOPES, Scope
 
 __all__ = [
     "CODECARBON_COLUMNS",
     "ComponentEnergy",
     "Measurement",
     "Meter",
+    "SCOPES",
     "Sample",
+    "Scope",
     "Window",
     "detect_sensors",
     "measures_node",

@@ -4,6 +4,10 @@ Measured sources win; the host model estimates only what they leave open:
 the CPU when no RAPL package zone is readable, the RAM when no RAPL dram zone
 is. A RAPL tree that exists but cannot be read is the one case worth a
 warning (once per process): the numbers could be measured, but are estimated.
+
+In ``process`` scope (see `greentune.meter.host`) RAPL is left out: it
+measures whole CPU packages and all DRAM, so the host model estimates the
+process tree's share instead. GPUs are metered whole in both scopes.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from pathlib import Path
 
 from greentune.meter import host, nvml, rapl
 from greentune.meter.distributed import local_rank, measures_node
-from greentune.meter.sensor import Detection, Sensor
+from greentune.meter.sensor import Detection, Scope, Sensor
 
 logger = logging.getLogger("greentune.meter")
 _warned_rapl_permission = False
 
 
-def detect_sensors(powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None) -> list[Detection]:
-    """NVML, RAPL and host detections, in that order; ``pid`` roots the RSS process tree.
+def detect_sensors(
+    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = "machine"
+) -> list[Detection]:
+    """NVML, RAPL and host detections, in that order; ``pid`` roots the process tree, ``scope`` says whose use counts.
 
     In a distributed job, ranks other than local rank 0 get no sensors (see
     `greentune.meter.distributed`), and the detections say so.
@@ -29,16 +35,23 @@ def detect_sensors(powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | 
         detail = f"local rank {local_rank()}: local rank 0 measures this node"
         return [Detection(name, None, detail) for name in ("nvml", "rapl", "host")]
     gpu = nvml.detect()
-    cpu = rapl.detect(powercap_root)
+    if scope == "process":
+        cpu = Detection("rapl", None, "not used in process scope: RAPL measures whole packages and all DRAM")
+    else:
+        cpu = rapl.detect(powercap_root)
     kinds = {component.kind for component in cpu.sensor.components} if cpu.sensor else set()
     if cpu.warn:
         _warn_rapl_permission(cpu)
-    return [gpu, cpu, host.detect(estimate_cpu="cpu" not in kinds, estimate_ram="ram" not in kinds, pid=pid)]
+    estimates = {"estimate_cpu": "cpu" not in kinds, "estimate_ram": "ram" not in kinds}
+    return [gpu, cpu, host.detect(**estimates, pid=pid, scope=scope)]
 
 
-def autodetect(powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None) -> list[Sensor]:
+def autodetect(
+    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = "machine"
+) -> list[Sensor]:
     """The sensors found by `detect_sensors`."""
-    return [detection.sensor for detection in detect_sensors(powercap_root, pid) if detection.sensor is not None]
+    detections = detect_sensors(powercap_root, pid, scope)
+    return [detection.sensor for detection in detections if detection.sensor is not None]
 
 
 def _warn_rapl_permission(detection: Detection) -> None:

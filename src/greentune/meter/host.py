@@ -12,12 +12,24 @@ Grealey & Inouye, Advanced Science 2021, doi:10.1002/advs.202100707):
   ``generic`` (its cores are unknown, so the whole package counts as visible).
 - ``visible_cores`` is psutil's physical core count, capped at ``cores``, so a
   2-vCPU slice of a 96-core server is charged 2/96 of the package TDP.
-- ``utilisation`` is the machine-wide CPU utilisation over each sampling
-  interval (``psutil.cpu_percent``). The model is linear with no idle floor,
-  as in Green Algorithms; CodeCarbon 3.x instead uses a cubic curve with a
-  10 % floor, so our figures run lower on idle machines.
-- ``power_w_per_gb`` comes from ``data/ram_power.csv``; memory in use is the
-  machine's (total − available), like RAPL's dram domain measures all DRAM.
+- ``utilisation`` is the CPU utilisation over each sampling interval. The
+  model is linear with no idle floor, as in Green Algorithms; CodeCarbon 3.x
+  instead uses a cubic curve with a 10 % floor, so our figures run lower on
+  idle machines.
+- ``power_w_per_gb`` comes from ``data/ram_power.csv``.
+
+The *scope* says whose use is charged:
+
+- ``machine`` (default): machine-wide utilisation (``psutil.cpu_percent``)
+  and memory in use (total − available), as RAPL measures whole packages and
+  all DRAM. On a shared machine, other people's work is charged too.
+- ``process``: the process tree rooted at ``pid`` alone — its CPU seconds
+  (user + system, summed over the tree and the children it has reaped) per
+  interval, divided by the logical CPUs, and its RSS. CPU time used before
+  the meter started is not charged; a process orphaned out of the tree stops
+  being charged. A child that lives less than the tree's refresh period (1 s)
+  is charged when its parent reaps it: its energy in full, its utilisation
+  and power shown capped at 100 % for that interval.
 
 Energy is this power times each sampling interval (utilisation is an average
 over the interval, so the rectangle rule is exact for the model). Peak RAM
@@ -39,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from greentune.data import read_table
-from greentune.meter.sensor import Component, Detection, Reading
+from greentune.meter.sensor import SCOPES, Component, Detection, Reading, Scope
 
 GENERIC_CPU = "generic"
 _BYTES_PER_GB = 1e9
@@ -133,16 +145,42 @@ def rss_bytes(processes: list[Any]) -> int:
     return total
 
 
+def tree_cpu_s(processes: list[Any]) -> float:
+    """CPU seconds (user + system) of ``processes`` and of the children each has reaped.
+
+    Counting reaped children keeps the sum continuous when a child ends (its
+    time moves into its parent's ``children_*`` fields), and catches children
+    that started and ended between two listings of the tree.
+    """
+    import psutil
+
+    total_s = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total_s += times.user + times.system + times.children_user + times.children_system
+    return total_s
+
+
 class HostSensor:
-    """Machine CPU utilisation and process-tree RSS; estimated ``cpu`` and ``ram`` energy on request."""
+    """CPU utilisation and memory of the machine or of a process tree; estimated ``cpu`` and ``ram`` energy."""
 
     name = "host"
 
-    def __init__(self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> None:
-        """Estimate the components that nothing else measures; ``pid`` roots the RSS tree (default: this process)."""
+    def __init__(
+        self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = "machine"
+    ) -> None:
+        """Estimate the components that nothing else measures; ``pid`` roots the process tree (default: this
+        process), whose RSS is always reported and whose use alone is charged in ``process`` scope."""
         import psutil
 
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        self.scope = scope
         self.pid = os.getpid() if pid is None else pid
+        self.logical_cpus = psutil.cpu_count() or 1
         self.cpu_model = cpu_model_name()
         self.cpu_tdp = match_cpu_tdp(self.cpu_model, read_cpu_tdp_table())
         physical_cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
@@ -157,6 +195,7 @@ class HostSensor:
         self._last_s: float | None = None
         self._tree: list[Any] = []
         self._tree_listed_s = float("-inf")
+        self._tree_cpu_s: float | None = None
         psutil.cpu_percent(interval=None)  # starts psutil's utilisation interval
 
     def cpu_power_w(self, util_pct: float) -> float:
@@ -172,30 +211,52 @@ class HostSensor:
         """Utilisation since the previous read, RSS, and the estimated energy so far."""
         import psutil
 
-        util_pct = psutil.cpu_percent(interval=None)
-        memory = psutil.virtual_memory()
+        interval_s = None if self._last_s is None else max(now_s - self._last_s, 0.0)
+        self._last_s = now_s
+        if now_s - self._tree_listed_s >= _TREE_REFRESH_S:
+            self._tree, self._tree_listed_s = process_tree(self.pid), now_s
+        tree_rss_bytes = rss_bytes(self._tree)
+        if self.scope == "process":
+            util_pct = self._tree_util_pct(interval_s)
+            used_bytes = tree_rss_bytes
+        else:
+            util_pct = psutil.cpu_percent(interval=None)
+            memory = psutil.virtual_memory()
+            used_bytes = memory.total - memory.available
         power_w: dict[str, float] = {}
         if "cpu" in self._energy_j:
             power_w["cpu"] = self.cpu_power_w(util_pct)
         if "ram" in self._energy_j:
-            power_w["ram"] = self.ram_power_w(memory.total - memory.available)
-        if self._last_s is not None:
-            interval_s = max(now_s - self._last_s, 0.0)
+            power_w["ram"] = self.ram_power_w(used_bytes)
+        if interval_s is not None:
             for name, watts in power_w.items():
                 self._energy_j[name] += watts * interval_s
-        self._last_s = now_s
-        if now_s - self._tree_listed_s >= _TREE_REFRESH_S:
-            self._tree, self._tree_listed_s = process_tree(self.pid), now_s
+        if util_pct > 100.0:  # a burst of reaped children's CPU time: counted in full above, shown capped
+            util_pct = 100.0
+            if "cpu" in power_w:
+                power_w["cpu"] = self.cpu_power_w(util_pct)
         return Reading(
             energy_j=dict(self._energy_j),
             power_w=power_w,
             util_pct={"cpu": util_pct},
-            memory_bytes={"ram": rss_bytes(self._tree)},
+            memory_bytes={"ram": tree_rss_bytes},
         )
+
+    def _tree_util_pct(self, interval_s: float | None) -> float:
+        """The process tree's CPU seconds since the previous read, as a percentage of all logical CPUs.
+
+        Over 100 % when children that ended since the previous read bring their CPU time in at once.
+        """
+        previous_s, self._tree_cpu_s = self._tree_cpu_s, tree_cpu_s(self._tree)
+        if previous_s is None or not interval_s:
+            return 0.0  # the first read sets the baseline: earlier CPU time is not this meter's
+        used_s = max(self._tree_cpu_s - previous_s, 0.0)
+        return 100.0 * used_s / (interval_s * self.logical_cpus)
 
     def describe(self) -> dict[str, Any]:
         """CPU model, the TDP row used, and the power models' sources."""
         return {
+            "scope": self.scope,
             "cpu_model": self.cpu_model,
             "cpu_tdp_row": self.cpu_tdp.name,
             "cpu_tdp_w": self.cpu_tdp.tdp_w,
@@ -210,16 +271,17 @@ class HostSensor:
         """Nothing to release."""
 
 
-def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None) -> Detection:
+def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = "machine") -> Detection:
     """The host sensor (available wherever psutil is installed)."""
     try:
-        sensor = HostSensor(estimate_cpu, estimate_ram, pid)
+        sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope)
     except ImportError:
         return Detection("host", None, "psutil is not installed: no CPU/RAM figures", "pip install psutil")
     matched = "no TDP row matched; generic row used" if sensor.cpu_tdp.name == GENERIC_CPU else (
         f"TDP row '{sensor.cpu_tdp.name}' ({sensor.cpu_tdp.tdp_w:g} W)"
     )
-    detail = f"CPU '{sensor.cpu_model}': {matched}; {sensor.visible_cores} core(s) visible; CPU utilisation and RSS"
+    use = "the process tree's CPU time and RSS" if scope == "process" else "machine CPU utilisation and memory"
+    detail = f"CPU '{sensor.cpu_model}': {matched}; {sensor.visible_cores} core(s) visible; charges {use}"
     advice = "" if sensor.cpu_tdp.name != GENERIC_CPU else "add your CPU to greentune/data/cpu_tdp.csv"
     return Detection("host", sensor, detail, advice)
 

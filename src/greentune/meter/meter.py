@@ -31,7 +31,7 @@ from typing import Any
 from greentune.meter.host import cpu_model_name
 from greentune.meter.log import JsonlLog
 from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
-from greentune.meter.sensor import Component, Sensor
+from greentune.meter.sensor import Component, Scope, Sensor
 from greentune.meter.shutdown import ShutdownHooks
 
 LOG_SCHEMA_VERSION = 1
@@ -94,6 +94,7 @@ class Meter:
         log_path: Path | str | None = None,
         sensors: list[Sensor] | None = None,
         *,
+        scope: Scope = "machine",
         timeline_max_samples: int = 6_000,
         flush_interval_s: float = 10.0,
         log_sample_interval_s: float = 1.0,
@@ -101,7 +102,9 @@ class Meter:
         """Prepare a meter; ``sensors=None`` finds this machine's (NVML, RAPL, host model).
 
         ``interval_ms`` is the sampler period; ``log_path`` the JSONL log (none
-        when None); the timeline keeps the last ``timeline_max_samples`` samples.
+        when None); ``scope`` says whose CPU and RAM use the found sensors charge
+        (``machine`` or ``process``: this process and its children, see
+        `greentune.meter.host`); the timeline keeps the last ``timeline_max_samples`` samples.
         """
         if interval_ms <= 0:
             raise ValueError(f"interval_ms must be positive, got {interval_ms}")
@@ -110,7 +113,7 @@ class Meter:
         if sensors is None:
             from greentune.meter.detect import autodetect
 
-            sensors = autodetect()
+            sensors = autodetect(scope=scope)
         self.interval_ms = interval_ms
         self.log_path = None if log_path is None else Path(log_path)
         self.sensors = list(sensors)

@@ -16,6 +16,8 @@ from typing import Any, Literal, Protocol
 
 Kind = Literal["gpu", "cpu", "ram"]
 Source = Literal["measured", "estimated"]
+Scope = Literal["machine", "process"]
+SCOPES: tuple[Scope, ...] = ("machine", "process")
 
 
 @dataclass(frozen=True)
