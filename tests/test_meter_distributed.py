@@ -1,5 +1,11 @@
 """Who measures in a distributed job, and how node totals add up (never averaged, never counted twice)."""
 
+import json
+import os
+import socket
+import subprocess
+import sys
+
 import pytest
 
 from greentune.meter import ComponentEnergy, Measurement, detect_sensors
@@ -78,3 +84,47 @@ def test_job_total_is_the_sum_of_node_totals() -> None:
 
 def test_idle_ranks_add_nothing() -> None:
     assert all(value == 0 for value in pack(idle_rank()))
+
+
+RANK_SCRIPT = """
+import json, sys
+import torch.distributed as dist
+from greentune.meter import Meter, sum_across_nodes
+dist.init_process_group("gloo")
+with Meter(interval_ms=20) as meter:
+    with meter.window("train") as window:
+        sum(range(2 * 10**6))
+own = window.measurement
+job = sum_across_nodes(own)
+print(json.dumps({"own": own.to_dict(), "job": job.to_dict(), "sensors": [s.name for s in meter.sensors]}))
+dist.destroy_process_group()
+"""
+
+
+def test_sum_across_nodes_through_a_real_gloo_process_group() -> None:
+    # 2 "nodes" × 2 ranks on this machine, as torchrun would start them; local rank 0 of each measures
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    processes = []
+    for rank in range(4):
+        environ = {
+            **{name: value for name, value in os.environ.items() if name not in RANK_VARS},
+            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "4",
+            "RANK": str(rank), "LOCAL_RANK": str(rank % 2), "LOCAL_WORLD_SIZE": "2", "OMP_NUM_THREADS": "1",
+        }
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", RANK_SCRIPT], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, stderr
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert [bool(r["sensors"]) for r in results] == [True, False, True, False]
+    assert all(not r["own"]["components"] for r in results[1::2])  # idle ranks hold no energy
+    node_totals_j = [results[0]["own"]["energy_j"], results[2]["own"]["energy_j"]]
+    assert min(node_totals_j) > 0
+    for result in results:  # every rank gets the same job total: the sum of the two node totals
+        assert result["job"]["energy_j"] == pytest.approx(sum(node_totals_j))
+        assert result["job"]["duration_s"] == pytest.approx(max(r["own"]["duration_s"] for r in results))
