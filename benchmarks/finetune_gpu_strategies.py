@@ -6,9 +6,13 @@ fp32, bf16, bf16 + group_by_length — and writes, per strategy, samples/s of th
 optimisation steps and joules per training sample (all metered components:
 GPU, CPU, RAM) to `benchmarks/results/finetune_gpu_strategies_<device>_<date>.json`.
 
-    python benchmarks/finetune_gpu_strategies.py [--samples 4096] [--out benchmarks/results]
+    python benchmarks/finetune_gpu_strategies.py [--samples 4096] [--out benchmarks/results] [--set KEY=VALUE ...]
 
-Needs a CUDA GPU (bf16: Ampere or newer) and the greentune package installed.
+``--set`` overrides the example's spec for every run (e.g. ``model.tokenizer=.gpu_box/tokenizer`` where the
+built-in MiniLM package is not installed); each strategy's own settings are applied after it.
+
+Needs a CUDA GPU (bf16: Ampere or newer) and greentune importable (installed, or PYTHONPATH=src as
+benchmarks/gpu_box/run.sh sets it).
 Each run is recorded in a throw-away SQLite ledger under a temporary folder.
 """
 
@@ -21,6 +25,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from greentune.errors import GreentuneError
 from greentune.finetune import load_spec, run
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gpu-bart-large-shaped.yaml"
@@ -32,9 +37,10 @@ STRATEGIES: dict[str, list[str]] = {
 }
 
 
-def measure(name: str, overrides: list[str], samples: int, folder: Path) -> dict[str, object]:
-    """Run one strategy; return its throughput and energy per training sample."""
+def measure(name: str, overrides: list[str], samples: int, folder: Path, settings: list[str]) -> dict[str, object]:
+    """Run one strategy (after the user's ``--set`` settings); return its throughput and energy per training sample."""
     spec = load_spec(EXAMPLE, [
+        *settings,
         *overrides,
         f"data.synthetic_samples={samples}",
         f"ledger.tracking_uri=sqlite:///{folder / 'mlflow.db'}",
@@ -64,7 +70,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4096, help="synthetic training samples per run")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the example's spec for every run (repeatable), e.g. model.tokenizer=PATH")
     arguments = parser.parse_args()
+    try:
+        load_spec(EXAMPLE, arguments.settings)  # a wrong --set fails here, before any GPU work
+    except GreentuneError as error:
+        raise SystemExit(f"finetune_gpu_strategies: {error}") from None
 
     import torch
 
@@ -74,7 +86,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for name, overrides in STRATEGIES.items():
-            results.append(measure(name, overrides, arguments.samples, Path(folder)))
+            results.append(measure(name, overrides, arguments.samples, Path(folder), arguments.settings))
             print(json.dumps(results[-1]), flush=True)
     fp32 = results[0]
     for result in results:
@@ -91,6 +103,7 @@ def main() -> None:
         "date": stamp.isoformat(),
         "example": EXAMPLE.name,
         "samples": arguments.samples,
+        "settings": arguments.settings,
         "torch": torch.__version__,
         "results": results,
     }, indent=2))
