@@ -56,6 +56,25 @@ def test_local_jsonl_is_split_80_10_10(tmp_path: Path) -> None:
         load_splits(DataConfig(name=str(path), source_column="document", target_column="summary"))
 
 
+def test_a_data_set_folder_loads_like_a_hub_name_and_a_loading_script_gets_advice(tmp_path: Path) -> None:
+    import pandas as pd
+
+    folder = tmp_path / "pairs"
+    (folder / "data").mkdir(parents=True)
+    for split, count in (("train", 8), ("validation", 2)):
+        rows = [{"document": f"{split} source {i}", "summary": f"{split} target {i}"} for i in range(count)]
+        pd.DataFrame(rows).to_parquet(folder / "data" / f"{split}-00000-of-00001.parquet")
+    config = DataConfig(name=str(folder), source_column="document", target_column="summary", test_split=None)
+    splits = load_splits(config, seed=0)
+    assert (len(splits.train), len(splits.validation)) == (8, 2)
+
+    scripted = tmp_path / "scripted"
+    scripted.mkdir()
+    (scripted / "scripted.py").write_text("import datasets\n")
+    with pytest.raises(GreentuneError, match=r"scripts are no longer supported.*data\.revision: refs/convert/parquet"):
+        load_splits(DataConfig(name=str(scripted)))
+
+
 def test_synthetic_lengths_follow_the_asked_means() -> None:
     config = DataConfig(name="synthetic", synthetic_samples=400, synthetic_source_mean_tokens=147, synthetic_target_mean_tokens=26)
     splits = load_splits(config, seed=0, vocabulary=["alpha", "beta", "gamma"])

@@ -6,7 +6,10 @@ Four kinds of source, chosen by `data.name`:
 - `synthetic`: random words with gamma-distributed lengths around the chosen
   means, for offline throughput benchmarks (no quality meaning);
 - a local `.jsonl` / `.csv` file: split 80/10/10 with the run's seed;
-- anything else: an HF Hub dataset (`datasets.load_dataset(name, config)`).
+- anything else: an HF Hub dataset (`datasets.load_dataset(name, config, revision=...)`).
+  Hub data sets still published as a loading script (datasets ≥ 4 no longer
+  runs those) load from the Hub's parquet conversion with
+  ``revision: refs/convert/parquet``; the error says so.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from greentune.errors import GreentuneError
 from greentune.finetune.spec import BUILTIN_DATASET, DataConfig
 
 SYNTHETIC = "synthetic"
+PARQUET_REVISION = "refs/convert/parquet"  # the branch where the Hub keeps its parquet copy of a data set
 _ACLSUM_SPLITS = {"train": "train", "validation": "val", "test": "test"}
 
 
@@ -149,12 +153,14 @@ def _hub(config: DataConfig, seed: int) -> TextSplits:
     import datasets
 
     try:
-        loaded = datasets.load_dataset(config.name, config.config)
+        loaded = datasets.load_dataset(config.name, config.config, revision=config.revision)
     except Exception as error:  # datasets raises many types for a missing name or no network
-        raise GreentuneError(
-            f"could not load data set '{config.name}' ({type(error).__name__}); "
-            "check the name and network, or use data.name: aclsum offline"
-        ) from None
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if "scripts are no longer supported" in reason and config.revision is None:
+            advice = f"set data.revision: {PARQUET_REVISION} to load the Hub's parquet conversion instead"
+        else:
+            advice = "check the name and network, or use data.name: aclsum offline"
+        raise GreentuneError(f"could not load data set '{config.name}' ({reason}); {advice}") from None
 
     wanted = (config.train_split,) if config.validation_split is None else (
         config.train_split, config.validation_split, config.test_split)

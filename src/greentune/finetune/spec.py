@@ -39,6 +39,9 @@ class DataConfig(_Config):
 
     name: str = Field(BUILTIN_DATASET, description="'aclsum', 'synthetic', an HF dataset name, or a .jsonl/.csv path")
     config: str | None = Field(None, description="HF dataset configuration, e.g. '3.0.0'")
+    revision: str | None = Field(
+        None, description="HF dataset revision, e.g. 'refs/convert/parquet' for a data set published as a script"
+    )
     source_column: str = "source"
     target_column: str = "target"
     train_split: str = "train"
