@@ -13,11 +13,12 @@ weights and trains on random tokens under bf16 autocast with AdamW.
 About 60 s of GPU work (``--seconds``), in four phases:
 
 1. warm-up (kernels, allocator, optimizer state) — not measured;
-2. overhead: blocks of training steps alternating between no meter at all
-   and a running `Meter` sampling every 100 ms (the sensors a user gets:
-   NVML, plus RAPL and the host model when available) with a window around
-   the block; ``overhead_pct`` = (mean step time with − without) / without,
-   both from the same run;
+2. overhead: pairs of blocks of training steps, one with no meter at all and
+   one with a running `Meter` sampling every 100 ms (the sensors a user gets:
+   NVML, plus RAPL and the host model when available) and a window around
+   the block, the order swapped every pair (ABBA) so that a drift in clocks
+   or temperature cancels; ``overhead_pct`` = the median over pairs of
+   (step time with − without) / without, all from the same run;
 3. agreement: one meter window around training steps, and the GPU's energy
    counter read directly with pynvml just outside it;
    ``counter_agreement_pct`` = (window GPU energy − counter delta) / delta.
@@ -169,14 +170,15 @@ def run_for(step: Callable[[], None], seconds: float) -> float:
 
 
 def measure_overhead(step: Callable[[], None], step_s: float, seconds: float, interval_ms: int) -> dict[str, Any]:
-    """Alternate blocks without and with a sampling meter; compare mean step times."""
-    pairs = 4
+    """Pairs of blocks without and with a sampling meter, in ABBA order; the median relative difference."""
+    pairs = 6
     steps_per_block = max(5, int(seconds / (2 * pairs) / step_s))
     without_s: list[float] = []
     with_s: list[float] = []
     sensor_names: list[str] = []
-    for _ in range(pairs):
-        without_s.append(run_steps(step, steps_per_block) / steps_per_block)
+
+    def metered_block() -> float:
+        nonlocal sensor_names
         with Meter(interval_ms=interval_ms) as meter:  # autodetected sensors, as a user gets them
             sensor_names = [sensor.name for sensor in meter.sensors]
             torch_sync()
@@ -185,10 +187,21 @@ def measure_overhead(step: Callable[[], None], step_s: float, seconds: float, in
                 for _ in range(steps_per_block):
                     step()
                 torch_sync()
-            with_s.append((time.perf_counter() - start) / steps_per_block)
-    mean_without, mean_with = statistics.mean(without_s), statistics.mean(with_s)
+            return (time.perf_counter() - start) / steps_per_block
+
+    for pair in range(pairs):
+        if pair % 2 == 0:
+            without_s.append(run_steps(step, steps_per_block) / steps_per_block)
+            with_s.append(metered_block())
+        else:
+            with_s.append(metered_block())
+            without_s.append(run_steps(step, steps_per_block) / steps_per_block)
+    pair_pct = [(metered - bare) / bare * 100 for bare, metered in zip(without_s, with_s, strict=True)]
+    mean_without = statistics.mean(without_s)
     return {
-        "overhead_pct": (mean_with - mean_without) / mean_without * 100,
+        "overhead_pct": statistics.median(pair_pct),
+        "overhead_pct_per_pair": pair_pct,
+        "overhead_pct_of_means": (statistics.mean(with_s) - mean_without) / mean_without * 100,
         "step_s_without_meter": without_s,
         "step_s_with_meter": with_s,
         "noise_pct": statistics.stdev(without_s) / mean_without * 100,
