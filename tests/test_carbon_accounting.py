@@ -78,7 +78,7 @@ def test_bad_prices_file_is_a_clear_error(tmp_path) -> None:
     bad.write_text("prices:\n  - {provider: aws, sku: x, pricing: reserved, usd_per_hour: 1, date: 2026, source: me}\n")
     with pytest.raises(GreentuneError, match="pricing"):
         resolve_site("aws:us-east-1", sku="x", prices=str(bad))
-    with pytest.raises(GreentuneError, match="does not exist"):
+    with pytest.raises(GreentuneError, match="no prices file at"):
         resolve_site("aws:us-east-1", sku="p3.2xlarge", prices=str(tmp_path / "missing.yaml"))
 
 

@@ -1,6 +1,7 @@
 """`greentune estimate` as a user runs it: the acceptance numbers, the table, and bad input."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,24 @@ def test_acceptance_command_without_arguments_fails() -> None:
     done = subprocess.run([GREENTUNE, "estimate", "--hardware", "NOPE"], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "unknown hardware 'NOPE'" in " ".join(done.stderr.split())
+
+
+def test_a_bad_prices_file_is_one_error_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("prices: [\n  - {provider: azure\n")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    rows = tmp_path / "rows.yaml"
+    rows.write_text("prices:\n  - 7\n")
+    job = ["estimate", "--hardware", "V100", "--hours", "1", "--region", "azure:westus2", "--sku", "ND40rs_v2"]
+    for env, args, message in [
+        ({}, ["--prices", str(broken)], "cannot read prices file"),
+        ({}, ["--prices", str(binary)], "cannot read prices file"),
+        ({}, ["--prices", str(rows)], "must hold a 'prices:' list of rows"),
+        ({}, ["--prices", str(tmp_path)], "no prices file at"),
+        ({"GREENTUNE_PRICES": str(broken)}, [], "broken.yaml (from $GREENTUNE_PRICES)"),
+    ]:
+        done = subprocess.run([GREENTUNE, *job, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert message in done.stderr

@@ -42,7 +42,8 @@ def test_regions_json_tradeoff_uses_the_offset_price() -> None:
 
 def test_bad_regions_input() -> None:
     for args, message in [(["--energy-kwh", "0"], "energy"), (["--energy-kwh", "1", "--provider", "azur"], "closest: azure"),
-                          (["--energy-kwh", "1", "--sku", "p4d.24xlarge"], "--hours")]:
+                          (["--energy-kwh", "1", "--sku", "p4d.24xlarge"], "--hours"),
+                          (["--energy-kwh", "1", "--top", "0"], "--top"), (["--energy-kwh", "1", "--count", "-1"], "--count")]:
         done = subprocess.run([GREENTUNE, "regions", *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error:") and message in " ".join(done.stderr.split())

@@ -34,9 +34,9 @@ def test_run_then_runs_lists_it(tmp_path: Path, monkeypatch) -> None:
     assert "estimated" in table.output or "measured" in table.output
 
 
-def test_runs_on_an_empty_ledger_says_how_to_start(tmp_path: Path) -> None:
+def test_runs_on_an_empty_ledger_says_where_it_looked_and_how_to_start(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", "--tracking-uri", f"sqlite:///{tmp_path / 'empty.db'}"])
-    assert result.exit_code == 0 and "greentune demo" in result.output
+    assert result.exit_code == 0 and "greentune demo" in result.output and "empty.db" in result.output
 
 
 def test_run_reports_what_early_stopping_saved(tmp_path: Path, monkeypatch) -> None:
@@ -74,3 +74,49 @@ def test_demo_refuses_an_unwritable_report_path_before_training(tmp_path: Path) 
     assert result.stderr.startswith("error: cannot create report folder") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "greentune-runs").exists()
+
+
+def test_demo_refuses_a_folder_as_report_path_before_training(tmp_path: Path) -> None:
+    result = _greentune("demo", "--report", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: --report {tmp_path} is a folder") and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "greentune-runs").exists()
+
+
+def test_bad_spec_and_plan_input_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for args, message in [
+        ([str(binary)], "binary.yaml is not valid YAML"),
+        ([str(spec), "--set", "train.epochs=["], "train.epochs: Input should be a valid number"),
+        ([str(spec), "--set", "train.learning_rate=.inf"], "train.learning_rate: Input should be a finite number"),
+        ([str(spec), "--carbon-aware", "later"], "unknown --carbon-aware mode 'later'"),  # not: give --expected-duration
+        ([str(spec), "--carbon-aware", "fs", "--clock", "simulated", "--at", "9999-12-31T23:00", "--expected-duration", "2h"],
+         "past the year 9999"),
+    ]:
+        result = _greentune("run", *args, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "greentune-runs").exists()
+
+
+def test_a_diverged_run_stays_readable_and_a_corrupt_record_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli-nan")))
+    result = runner.invoke(app, ["run", str(spec), "--set", "train.learning_rate=1e30", "--set", "ledger.run_name=diverged"])
+    assert result.exit_code == 0, result.output
+
+    listed = runner.invoke(app, ["runs", "--json", "--tracking-uri", tiny_tracking_uri(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    (record,) = json.loads(listed.output)
+    assert record["run_name"] == "diverged" and record["eval_history"][0]["eval_loss"] is None  # NaN: JSON null
+
+    (stored,) = (tmp_path / "ledger").rglob("run_record.json")
+    stored.write_text("{")
+    broken = _greentune("runs", "--tracking-uri", tiny_tracking_uri(tmp_path), cwd=tmp_path)
+    assert broken.returncode == 2
+    assert broken.stderr.startswith(f"error: run {record['run_id']} in the ledger has an unreadable run_record.json")
+    assert len(broken.stderr.strip().splitlines()) == 1

@@ -8,7 +8,9 @@ opened in Debian's headless Chromium.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -152,6 +154,21 @@ def test_unwritable_out_is_one_line_and_exit_2(ledger) -> None:
 
 
 @pytest.mark.slow
+def test_report_to_a_pipe_writes_through_it(ledger, tmp_path: Path) -> None:
+    uri, _ = ledger
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = subprocess.Popen(["cat", str(pipe)], stdout=subprocess.PIPE, text=True)
+    try:
+        code, _, _ = report(uri, "--format", "md", "--out", str(pipe))
+        text = reader.communicate(timeout=60)[0]
+    finally:
+        reader.kill()
+    assert code == 0 and "# greentune report" in text
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # written through, not replaced by a file (as root: /dev/stdout, /dev/null)
+
+
+@pytest.mark.slow
 def test_card_round_trips_through_model_card_with_grams(ledger, tmp_path: Path) -> None:
     uri, records = ledger
     baseline = records[0]
@@ -194,3 +211,19 @@ def test_card_for_an_unknown_run_names_the_closest(ledger) -> None:
     result = runner.invoke(app, ["card", "basline", "--tracking-uri", uri])
     assert result.exit_code != 0
     assert "no run with id or name 'basline'; closest: baseline" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_card_into_an_unreadable_card_or_an_empty_experiment_is_one_line(ledger, tmp_path: Path) -> None:
+    uri, _ = ledger
+    broken = tmp_path / "README.md"
+    broken.write_text("---\n- metadata that is a list\n---\n# My summarizer\n")
+    for args, message in [
+        (["--out", str(broken)], f"error: cannot update the model card {broken}"),
+        (["--experiment", "nope", "--out", str(tmp_path / "new.md")], "error: no runs in experiment 'nope'"),
+    ]:
+        result = subprocess.run([GREENTUNE, "card", "baseline", "--tracking-uri", uri, *args],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert broken.read_text().startswith("---\n- metadata that is a list") and not (tmp_path / "new.md").exists()

@@ -67,6 +67,10 @@ def test_human_output_names_mode_source_and_savings():
     (["--source", "electricitymaps"], "deadline .* has passed"),
     (["--mode", "later"], "unknown mode"),
     (["--start", "June"], "cannot read --start"),
+    (["--tz", "../../etc/passwd"], "unknown time zone"),
+    (["--start", "9999-12-31T23:00"], "past the year 9999"),
+    (["--duration", "99999999999d"], "past the year 9999"),
+    (["--kind", "hourly"], "unknown kind 'hourly'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
     import re
@@ -94,3 +98,24 @@ def test_csv_source_with_a_measured_power_timeline_and_a_percent_window(tmp_path
     assert plan["energy_kwh"] == pytest.approx(4.0)
     assert plan["emissions_now_gco2eq"] == pytest.approx(4.0 * 900) and plan["emissions_plan_gco2eq"] == pytest.approx(400)
     assert any("read as UTC" in note for note in plan["notes"]) and "grid.csv" in plan["source"]
+
+
+def test_unreadable_timelines_and_series_are_one_line(tmp_path):
+    def write(name, content):
+        (tmp_path / name).write_bytes(content)
+        return str(tmp_path / name)
+
+    start = ["--region", "DE", "--start", "2020-06-01T00:00"]
+    grid = ["--region", "ZZ", "--kind", "average", "--start", "2024-01-01T00:00", "--duration", "1h"]
+    short_grid = b"timestamp,intensity_gco2eq_per_kwh\n2024-01-01T00:00Z,100\n2024-01-01T01:00Z\n"
+    for args, message in [
+        ([*start, "--timeline", write("header.csv", b"elapsed_s,power_w\n")], "has no rows"),
+        ([*start, "--timeline", write("short.csv", b"elapsed_s,power_w\n0,100\n3600\n")], "cannot read power timeline"),
+        ([*start, "--timeline", write("nan.csv", b"elapsed_s,power_w\n0,nan\n3600,100\n")], "finite, non-negative power"),
+        ([*grid, "--source", "csv:" + write("grid.csv", b"\xff\xfe\x00")], "cannot read"),
+        ([*grid, "--source", "csv:" + write("short-grid.csv", short_grid)], "missing slots"),
+    ]:
+        result = run("schedule", *args)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr

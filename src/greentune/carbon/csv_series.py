@@ -29,8 +29,11 @@ def load_csv_series(
     path = Path(path)
     if not path.is_file():
         raise GreentuneError(f"no CSV file at {path}; give the path of a file with columns {', '.join(REQUIRED_COLUMNS)}")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle, restval=""))  # a short row reads as empty cells, not None
+    except (OSError, UnicodeDecodeError) as error:
+        raise GreentuneError(f"cannot read {path} ({error}); give a UTF-8 CSV file with columns {', '.join(REQUIRED_COLUMNS)}") from None
     if not rows or any(column not in rows[0] for column in REQUIRED_COLUMNS):
         raise GreentuneError(f"{path} needs a header with columns {', '.join(REQUIRED_COLUMNS)} and at least one row")
     times, values = [], []

@@ -80,16 +80,20 @@ def _price_from_row(row: Row, origin: str) -> Price:
         raise GreentuneError(f"bad number in a price row of {origin}: {error}") from None
 
 
-def _user_rows(path: Path) -> list[Price]:
+def _user_rows(path: Path, origin: str) -> list[Price]:
+    """The rows of the user's YAML file; `origin` names it in errors (the path, and $GREENTUNE_PRICES when set there)."""
     import yaml
 
     if not path.is_file():
-        raise GreentuneError(f"prices file {path} does not exist; give a YAML file with a 'prices:' list")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raise GreentuneError(f"no prices file at {origin}; give a YAML file with a 'prices:' list")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise GreentuneError(f"cannot read prices file {origin} ({str(error).splitlines()[0]}); it must be YAML with a 'prices:' list") from None
     rows = document.get("prices") if isinstance(document, dict) else None
-    if not isinstance(rows, list):
-        raise GreentuneError(f"{path} must hold a 'prices:' list of rows (provider, sku, pricing, usd_per_hour, date, source)")
-    return [_price_from_row({k: str(v) for k, v in row.items()}, str(path)) for row in rows]
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise GreentuneError(f"{origin} must hold a 'prices:' list of rows (provider, sku, pricing, usd_per_hour, date, source)")
+    return [_price_from_row({k: str(v) for k, v in row.items()}, origin) for row in rows]
 
 
 def load_prices(path: str | Path | None = None) -> list[Price]:
@@ -98,7 +102,8 @@ def load_prices(path: str | Path | None = None) -> list[Price]:
               for p in (_price_from_row(row, "sku_prices.csv") for row in read_table("sku_prices"))}
     user_path = path if path is not None else os.environ.get(PRICES_ENV) or None
     if user_path:
-        for price in _user_rows(Path(user_path)):
+        origin = str(user_path) if path is not None else f"{user_path} (from ${PRICES_ENV})"
+        for price in _user_rows(Path(user_path), origin):
             prices[(price.provider, normalise(price.sku), price.region, price.pricing)] = price
     return list(prices.values())
 

@@ -18,11 +18,11 @@ def register(app: typer.Typer) -> None:
         provider: str | None = typer.Option(None, "--provider", help="aws, azure or gcp (default: all three)."),
         sku: str | None = typer.Option(None, "--sku", help="SKU to price in each region (needs --hours)."),
         hours: float | None = typer.Option(None, "--hours", help="Hours the SKU runs."),
-        count: int = typer.Option(1, "--count", help="Devices used (instances billed = ⌈count ÷ devices per instance⌉)."),
+        count: int = typer.Option(1, "--count", min=1, help="Devices used (instances billed = ⌈count ÷ devices per instance⌉)."),
         pricing: str = typer.Option("on_demand", "--pricing", help="on_demand, spot or low_priority."),
         offset_usd_per_t: float | None = typer.Option(None, "--offset-usd-per-t", help="Carbon offset price in USD per tCO2eq, for the trade-off."),
         prices: str | None = typer.Option(None, "--prices", help="YAML file of price rows (or $GREENTUNE_PRICES)."),
-        top: int = typer.Option(25, "--top", help="Rows shown in the table (JSON lists all)."),
+        top: int = typer.Option(25, "--top", min=1, help="Rows shown in the table (JSON lists all)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Rank cloud regions by the emissions of a job, with cost where a price is published."""

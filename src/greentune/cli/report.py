@@ -77,6 +77,9 @@ def card(
     from greentune.report.card import write_card
     from greentune.report.load import read_ledger, require_run
 
-    record = require_run(read_ledger(tracking_uri, experiment), run)
+    records = read_ledger(tracking_uri, experiment)
+    if not records and experiment is not None:
+        raise GreentuneError(f"no runs in experiment '{experiment}'; `greentune runs --json` shows each run's experiment")
+    record = require_run(records, run)
     path = write_card(record, out)
     typer.echo(f"model card for run '{record.run_name}' written to {path.resolve()}")

@@ -87,11 +87,12 @@ def _plan_follower(
     from datetime import UTC, datetime, timedelta
 
     from greentune.carbon import resolve_site
-    from greentune.finetune.carbon_aware import PlanFollower, expected_duration as estimate, plan_run, requested_start
+    from greentune.finetune.carbon_aware import PlanFollower, check_plan_options, expected_duration as estimate, plan_run, requested_start
     from greentune.finetune.clock import RealClock, SimulatedClock
     from greentune.schedule import DEFAULT_POWER_W, MODE_NAMES, PauseRules, flexibility_s, parse_duration_s
     from rich.markup import escape
 
+    check_plan_options(mode, clock_kind, source)
     region = region or spec.site.location
     if not region:
         raise GreentuneError("give --region (e.g. DE): the spec has no site.location to plan on")
@@ -134,14 +135,16 @@ def runs_command(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store; default greentune-runs/mlflow.db"),
 ) -> None:
     """List the recorded runs: ROUGE, time, energy, carbon and cost of each."""
-    from greentune.ledger import read_runs
+    from greentune.ledger import default_tracking_uri, read_runs
 
     records = read_runs(tracking_uri=tracking_uri, experiment=experiment)
     if as_json:
         typer.echo(json.dumps([record.model_dump(mode="json") for record in records], indent=2))
         return
     if not records:
-        console.print("no runs recorded yet; try `greentune demo` or `greentune run SPEC.yaml`")
+        where = f"experiment '{experiment}' of the ledger" if experiment else "the ledger"
+        console.print(f"no runs in {where} at {tracking_uri or default_tracking_uri()}; try `greentune demo` or `greentune run SPEC.yaml`",
+                      highlight=False, soft_wrap=True)
         return
     console.print(comparison_table(records, title="greentune runs"))
     for line in early_stopping_lines(records):
@@ -167,7 +170,7 @@ def demo_command(
     from greentune.finetune.demo import DEMO_RUNS, demo_specs
 
     started = time.monotonic()
-    _check_writable_folder(report_path.parent)  # fail now, not after ten minutes of training
+    _check_report_path(report_path)  # fail now, not after ten minutes of training
     specs = demo_specs(experiment, location=location, sku=sku)
     console.print(
         f"greentune demo: {len(specs)} fine-tuning runs of MiniLM BERT2BERT on ACLSum "
@@ -191,7 +194,10 @@ def demo_command(
     console.print("`greentune runs` lists them from the ledger; `greentune report` compares any of them.")
 
 
-def _check_writable_folder(folder: Path) -> None:
+def _check_report_path(path: Path) -> None:
+    if path.is_dir():
+        raise GreentuneError(f"--report {path} is a folder; give a file path, e.g. {path / 'demo-report.html'}")
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -37,11 +37,13 @@ def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, 
         raise GreentuneError("give either --power-w or --timeline, not both")
     try:
         with timeline.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+            rows = list(csv.DictReader(handle, restval=""))  # a short row reads as empty cells, not None
         elapsed = tuple(float(row["elapsed_s"]) for row in rows)
         power = tuple(float(row["power_w"]) for row in rows)
     except (OSError, KeyError, ValueError) as error:
         raise GreentuneError(f"cannot read power timeline {timeline}: {error}; it needs columns elapsed_s,power_w") from None
+    if not rows:
+        raise GreentuneError(f"power timeline {timeline} has no rows; it needs columns elapsed_s,power_w and ≥ 2 samples")
     return {"timeline_elapsed_s": elapsed, "timeline_power_w": power}, f"measured power timeline {timeline.name}"
 
 
@@ -58,7 +60,7 @@ def _start_time(text: str | None, tz_name: str | None, source: str, region: str)
         return datetime.now(ZoneInfo("UTC")), None
     try:
         tz = ZoneInfo(tz_name) if tz_name else None
-    except ZoneInfoNotFoundError:
+    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a path-like key such as ../x
         raise GreentuneError(f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Berlin") from None
     return read_start(text, "--start", source, region, tz)
 
@@ -68,10 +70,9 @@ def _schedule(
     mode: str, source: str, power_w: float | None, timeline: Path | None, pue: float, fill: str | None, kind: str | None,
     tz_name: str | None, checkpoint: str, checkpoint_kwh: float, min_segment: str, max_pauses: int | None,
 ) -> dict[str, Any]:
-    from datetime import timedelta
-
+    from greentune.carbon import KINDS
     from greentune.errors import GreentuneError
-    from greentune.schedule import Job, PauseRules, compare_regions, flexibility_s, parse_duration_s, plan_job
+    from greentune.schedule import Job, PauseRules, add_seconds, compare_regions, flexibility_s, parse_duration_s, plan_job
     from greentune.schedule.sources import check_source, has_series, load_series
 
     check_source(source)
@@ -79,6 +80,8 @@ def _schedule(
         raise GreentuneError(f"unknown mode {mode!r}; use fs (Flexible Start) or pr (Pause & Resume)")
     if fill is not None and fill not in ("ffill", "interpolate"):
         raise GreentuneError(f"unknown fill {fill!r}; use ffill or interpolate")
+    if kind is not None and kind not in KINDS:
+        raise GreentuneError(f"unknown kind {kind!r}; use {' or '.join(KINDS)}")
     names = [name.strip().upper() for name in (regions or "").split(",") if name.strip()]
     if region:
         names = [region.strip().upper(), *[name for name in names if name != region.strip().upper()]]
@@ -92,19 +95,19 @@ def _schedule(
     job = Job(start=requested, duration_s=duration_s, window_s=flexibility_s(window, max_duration, duration_s), **power)
     rules = PauseRules(checkpoint_s=parse_duration_s(checkpoint), checkpoint_kwh=checkpoint_kwh,
                        min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
-    span_end = requested + timedelta(seconds=job.window_s + duration_s)
-    pad = timedelta(hours=0 if requested.timestamp() % 3600 == 0 else 1)  # room to round the start up to a slot
+    pad_s = 0 if requested.timestamp() % 3600 == 0 else 3600  # room to round the start up to a slot
+    series_end = add_seconds(requested, job.window_s + duration_s + pad_s)
 
     def series_for(name: str) -> IntensitySeries | None:
-        if not has_series(source, name, requested, span_end + pad):
+        if not has_series(source, name, requested, series_end):
             return None
-        return load_series(source, name, requested, span_end + pad, fill=fill, kind=kind)
+        return load_series(source, name, requested, series_end, fill=fill, kind=kind)
 
     notes = [note for note in (tz_note, power_note) if note]
     job_info = {"duration_s": duration_s, "window_s": job.window_s, "power": power_note, "pue": pue,
                 "rules": vars(rules) if mode == "pr" else None}
     if len(names) == 1:
-        series = load_series(source, names[0], requested, span_end + pad, fill=fill, kind=kind)
+        series = load_series(source, names[0], requested, series_end, fill=fill, kind=kind)
         plan = plan_job(series, job, cast("Mode", mode), rules=rules, pue=pue)
         result = plan.to_dict()
         result.update(job=job_info, notes=notes + result["notes"])

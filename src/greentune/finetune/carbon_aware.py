@@ -27,7 +27,7 @@ from typing import Any
 from greentune.carbon import IntensitySeries, timeline_emissions
 from greentune.errors import GreentuneError
 from greentune.finetune.clock import Clock
-from greentune.schedule import Job, PauseRules, Plan, parse_duration_s, plan_job
+from greentune.schedule import Job, PauseRules, Plan, add_seconds, parse_duration_s, plan_job
 from greentune.schedule.sources import check_source, is_live, load_series, read_start
 
 
@@ -85,6 +85,15 @@ def requested_start(at: str | None, clock_kind: str, source: str, region: str, n
     return read_start(at, "--at", source, region)
 
 
+def check_plan_options(mode: str, clock_kind: str, source: str) -> None:
+    """Refuse an unknown mode, clock or source before anything slow (the ledger, the series) is read."""
+    if mode not in ("fs", "pr"):
+        raise GreentuneError(f"unknown --carbon-aware mode {mode!r}; use fs (Flexible Start) or pr (Pause & Resume)")
+    if clock_kind not in ("real", "simulated"):
+        raise GreentuneError(f"unknown --clock {clock_kind!r}; use real or simulated")
+    check_source(source)
+
+
 def plan_run(
     *,
     mode: str,
@@ -100,12 +109,8 @@ def plan_run(
     pue: float = 1.0,
 ) -> tuple[Plan, IntensitySeries]:
     """Plan the job (`fs` or `pr`) on `source`'s series for `region`; returns the plan and the series."""
-    if mode not in ("fs", "pr"):
-        raise GreentuneError(f"unknown --carbon-aware mode {mode!r}; use fs (Flexible Start) or pr (Pause & Resume)")
-    if clock_kind not in ("real", "simulated"):
-        raise GreentuneError(f"unknown --clock {clock_kind!r}; use real or simulated")
-    check_source(source)
-    deadline = start + timedelta(seconds=window_s + duration_s)
+    check_plan_options(mode, clock_kind, source)
+    deadline = add_seconds(start, window_s + duration_s)
     if clock_kind == "real" and deadline <= now:
         raise GreentuneError(f"the deadline {deadline.isoformat(timespec='minutes')} has passed; give a future --at, "
                              "or --clock simulated to replay history")
@@ -114,8 +119,8 @@ def plan_run(
     if clock_kind == "real" and start < now:  # a start already past: plan from now, keeping the deadline
         window_s, start = max(0.0, window_s - (now - start).total_seconds()), now
     job = Job(start=start, duration_s=duration_s, window_s=window_s, power_w=power_w)
-    pad = timedelta(hours=0 if start.timestamp() % 3600 == 0 else 1)  # room to round the start up to a slot
-    series = load_series(source, region, start, deadline + pad)
+    pad_s = 0 if start.timestamp() % 3600 == 0 else 3600  # room to round the start up to a slot
+    series = load_series(source, region, start, add_seconds(deadline, pad_s))
     return plan_job(series, job, mode, rules=rules, pue=pue), series  # type: ignore[arg-type]
 
 

@@ -22,7 +22,7 @@ BUILTIN_DATASET = "aclsum"
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ModelConfig(_Config):
@@ -243,8 +243,10 @@ def load_spec(path: Path | None, overrides: list[str] | None = None) -> Experime
         if not path.is_file():
             raise GreentuneError(f"spec file {path} not found; give the path of a YAML spec")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as error:
+            raise GreentuneError(f"cannot read spec file {path}: {error.strerror}") from None
+        except (UnicodeDecodeError, yaml.YAMLError) as error:
             raise GreentuneError(f"{path} is not valid YAML ({str(error).splitlines()[0]}); fix the file") from None
         if not isinstance(raw, dict):
             raise GreentuneError(f"{path} must hold a mapping of sections (model, data, strategies, ...)")
@@ -273,11 +275,14 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 def apply_override(raw: dict[str, Any], override: str) -> dict[str, Any]:
-    """Return a copy of `raw` with `dotted.key=value` set; the value is parsed as YAML."""
+    """Return a copy of `raw` with `dotted.key=value` set; the value is parsed as YAML, or kept as text when it is not YAML."""
     key, sep, text = override.partition("=")
     if not sep or not key.strip():
         raise GreentuneError(f"--set '{override}' must look like key=value, e.g. strategies.precision=bf16")
-    value = yaml.safe_load(text) if text.strip() else None
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:  # e.g. '[' or '@org/model': validation then says what the key expects
+        value = text
     updated = _deep_copy(raw)
     node = updated
     parts = key.strip().split(".")

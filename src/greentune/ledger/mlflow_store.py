@@ -224,10 +224,15 @@ def _read_record(client: Any, run: Any, folder: Path) -> RunRecord | None:
         local = client.download_artifacts(run.info.run_id, RECORD_ARTIFACT, str(folder))
     except Exception:  # MLflow raises MlflowException or OSError for a missing artifact
         return None
-    data: dict[str, Any] = json.loads(Path(local).read_text())
-    data["run_id"] = run.info.run_id
-    data["status"] = run.info.status if run.info.status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else data["status"]
-    return RunRecord.model_validate(data)
+    try:
+        data: dict[str, Any] = json.loads(Path(local).read_text(encoding="utf-8"))
+        data["run_id"] = run.info.run_id
+        data["status"] = run.info.status if run.info.status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else data["status"]
+        return RunRecord.model_validate(data)
+    except (ValueError, TypeError, KeyError) as error:  # bad JSON or UTF-8, or a record that does not validate
+        detail = "; ".join(str(error).strip().splitlines()[:2]) or type(error).__name__
+        raise GreentuneError(f"run {run.info.run_id} in the ledger has an unreadable {RECORD_ARTIFACT} ({detail}); "
+                             "fix that file or delete the run (e.g. in `mlflow ui`)") from None
 
 
 def _epoch_ms(iso_time: str) -> int:

@@ -85,8 +85,9 @@ class RunRecord(BaseModel):
     accounting_inputs: list[dict[str, Any]] = Field(
         default_factory=list, description="each input of the carbon/cost accounting with value, source and year"
     )
-    eval_history: list[dict[str, float]] = Field(
-        default_factory=list, description="one entry per evaluation: epoch, eval_loss, rouge1/2/L/Lsum in points"
+    eval_history: list[dict[str, float | None]] = Field(
+        default_factory=list,
+        description="one entry per evaluation: epoch, eval_loss, rouge1/2/L/Lsum in points; None for NaN (a diverged loss)",
     )
     data_report: dict[str, Any] = Field(
         default_factory=dict, description="token-length distribution and truncation rate per split and column"

@@ -125,6 +125,7 @@ def _value(item: dict[str, Any]) -> str:
 
 def write_card(record: RunRecord, out_path: str | Path) -> Path:
     """Write or update the model card at `out_path`; existing metadata and text are kept."""
+    import yaml
     from huggingface_hub import ModelCard, ModelCardData
 
     from greentune.report.write import write_text
@@ -133,7 +134,11 @@ def write_card(record: RunRecord, out_path: str | Path) -> Path:
     emissions = co2_eq_emissions(record)
     section = footprint_section(record)
     if path.is_file():
-        card = ModelCard.load(path)
+        try:
+            card = ModelCard.load(path)
+        except (ValueError, yaml.YAMLError) as error:  # bad UTF-8 or metadata that is not a YAML mapping
+            raise GreentuneError(f"cannot update the model card {path} ({str(error).splitlines()[0]}); "
+                                 "fix its metadata block or choose another --out") from None
         card.text = _merge_section(card.text, section)
     else:
         data = ModelCardData(pipeline_tag="summarization", tags=["summarization", "greentune"])

@@ -33,10 +33,13 @@ def render(report: Report, records: list[RunRecord], fmt: Format) -> str:
 
 def write_text(text: str, out_path: Path) -> Path:
     """Write `text` to `out_path` (creating its folder) through a temporary file renamed into place,
-    so an interrupted write never leaves a half-written card or report; an unwritable path is a
-    one-line GreentuneError."""
+    so an interrupted write never leaves a half-written card or report; a device or pipe (/dev/stdout)
+    is written to directly, never replaced. An unwritable path is a one-line GreentuneError."""
     partial = out_path.with_name(f".{out_path.name}.partial")
     try:
+        if out_path.exists() and not out_path.is_file():
+            out_path.write_text(text, encoding="utf-8")
+            return out_path
         out_path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, out_path)

@@ -1,7 +1,7 @@
 """greentune.schedule — carbon-aware timing and placement (Flexible Start, Pause & Resume, region choice)."""
 
 from greentune.schedule.flexible_start import best_start, flexible_start
-from greentune.schedule.job import DEFAULT_POWER_W, Job, flexibility_s, parse_duration_s
+from greentune.schedule.job import DEFAULT_POWER_W, Job, add_seconds, flexibility_s, parse_duration_s
 from greentune.schedule.pause_resume import PauseRules, choose_slots, pause_resume
 from greentune.schedule.placement import RegionChoice, compare_regions, plan_job
 from greentune.schedule.plan import MODE_NAMES, Mode, Plan, Segment
@@ -15,6 +15,7 @@ __all__ = [
     "Plan",
     "RegionChoice",
     "Segment",
+    "add_seconds",
     "best_start",
     "choose_slots",
     "compare_regions",

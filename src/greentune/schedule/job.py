@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -28,6 +28,15 @@ def parse_duration_s(text: str) -> float:
     if not compact or "".join(number + unit for number, unit in parts).lower() != compact.lower():
         raise GreentuneError(f"cannot read duration {text!r}; write it like 6h, 90m, 1d12h or 45s")
     return sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
+
+
+def add_seconds(start: datetime, seconds: float) -> datetime:
+    """`start` + `seconds`; a time past the year 9999 (the most a datetime holds) is a one-line error."""
+    try:
+        return start + timedelta(seconds=seconds)
+    except OverflowError:
+        raise GreentuneError(f"{start.isoformat(timespec='minutes')} + {seconds / 86400:,.1f} days is past the year 9999; "
+                             "give an earlier start or a shorter duration or window") from None
 
 
 # An assumption, not a published figure: the power a plan assumes when nothing
@@ -82,8 +91,9 @@ class Job:
         if has_timeline:
             elapsed = np.asarray(self.timeline_elapsed_s, dtype=float)
             power = np.asarray(self.timeline_power_w, dtype=float)
-            if elapsed.shape != power.shape or elapsed.size < 2 or np.any(np.diff(elapsed) <= 0) or np.any(power < 0):
-                raise GreentuneError("a power timeline needs ≥ 2 samples in time order with non-negative power")
+            in_order = elapsed.shape == power.shape and elapsed.size >= 2 and bool(np.all(np.diff(elapsed) > 0))
+            if not (in_order and np.all(np.isfinite(power)) and np.all(power >= 0)):  # NaN fails every comparison
+                raise GreentuneError("a power timeline needs ≥ 2 samples in time order with finite, non-negative power")
 
     def slot_count(self, step_s: int) -> int:
         """Slots of `step_s` seconds the job occupies when it runs without pause."""
