@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from greentune.meter import Meter
-from greentune.report.timeline import read_timeline, timeline_from_log
+from greentune.report.timeline import Timeline, read_timeline, timeline_from_log
 
 
 def test_timeline_of_a_real_meter_log_integrates_to_the_measured_energy(tmp_path: Path) -> None:
@@ -62,3 +62,18 @@ def test_power_is_the_counter_slope_and_a_restart_does_not_count_negative_energy
 @pytest.mark.parametrize("artifact_dir", [None, "/nonexistent/greentune-run"])
 def test_a_run_without_artifacts_has_no_timeline(artifact_dir: str | None) -> None:
     assert read_timeline(artifact_dir) is None
+
+
+def test_every_window_is_shaded_behind_both_rows_of_the_timeline_figure() -> None:
+    from greentune.report.plots import timeline_figure
+
+    windows = [("train" if i % 2 else "eval-loss", float(i), i + 0.5) for i in range(400)]  # a long, killed run
+    timeline = Timeline(
+        t_s=[0.0, 200.0, 400.0], power_w={"cpu": [10.0, 20.0, 15.0]}, utilisation_pct={"cpu": [50.0, 90.0, 70.0]},
+        windows=windows,
+    )
+    shapes = timeline_figure(timeline).layout.shapes
+    assert len(shapes) == 2 * len(windows)
+    assert {(shape.xref, shape.yref) for shape in shapes} == {("x", "y domain"), ("x2", "y2 domain")}
+    assert [(shape.x0, shape.x1) for shape in shapes[::2]] == [(start, end) for _, start, end in windows]
+    assert len({shape.fillcolor for shape in shapes}) == 2  # one colour per window name
