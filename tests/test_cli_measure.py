@@ -118,3 +118,21 @@ def test_read_only_output_folder(tmp_path: Path) -> None:
     read_only.mkdir(mode=0o500)
     result = run("--output", str(read_only), "--", "true", cwd=tmp_path)
     assert result.returncode == 2 and "cannot write to output folder" in result.stderr
+
+
+def test_a_signal_before_the_command_starts_is_sent_to_it_once_it_does() -> None:
+    # the window between starting the meter and Popen returning: Ctrl-C there must not orphan the child
+    from greentune.cli.measure import _SignalForwarder
+
+    forwarder = _SignalForwarder()
+    forwarder.install()
+    try:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # handled at once, with no child yet: kept, not raised
+        except KeyboardInterrupt:
+            pytest.fail("a Ctrl-C before the command started stopped measure, which would orphan a forked child")
+        child = subprocess.Popen(["sleep", "30"])
+        forwarder.attach(child)
+        assert child.wait(timeout=10) == -signal.SIGINT
+    finally:
+        forwarder.remove()

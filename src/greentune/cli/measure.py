@@ -79,7 +79,7 @@ def measure(
         except OSError as error:
             meter.stop()
             raise GreentuneError(f"cannot run {command[0]}: {error.strerror}") from error
-        forwarder.child = child
+        forwarder.attach(child)
         returncode = child.wait()
         measurement = meter.end_window(WINDOW)
         meter.stop()
@@ -103,11 +103,16 @@ def measure(
 
 
 class _SignalForwarder:
-    """Pass SIGINT and SIGTERM on to the child instead of dying, so the measurement can be written."""
+    """Pass SIGINT and SIGTERM on to the child instead of dying, so the measurement can be written.
+
+    A signal that comes before the child exists is kept and sent to it as soon as it does: raising
+    KeyboardInterrupt then could leave a child just forked by Popen running on its own.
+    """
 
     def __init__(self) -> None:
         self.child: subprocess.Popen[bytes] | None = None
         self._previous: dict[int, Any] = {}
+        self._pending: list[int] = []
 
     def install(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -117,9 +122,19 @@ class _SignalForwarder:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        """Forward to `child` from now on, starting with any signal that came before it."""
+        self.child = child
+        while self._pending:
+            self._send(self._pending.pop(0))
+
     def _forward(self, signum: int, frame: object) -> None:
-        if self.child is None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # before the command started: just stop
+        if self.child is None:
+            self._pending.append(signum)
+        else:
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
         if self.child is not None and self.child.poll() is None:
             try:
                 self.child.send_signal(signum)
