@@ -49,12 +49,12 @@ def test_run_reports_what_early_stopping_saved(tmp_path: Path, monkeypatch) -> N
     assert "early stopping ran 2 of 3 epochs" in result.output
 
 
-def _greentune(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+def _greentune(*args: str, cwd: Path, timeout: float = 120) -> "subprocess.CompletedProcess[str]":
     import subprocess
     import sys
 
     command = [sys.executable, "-c", "from greentune.cli.app import main; main()", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def test_carbon_aware_options_without_carbon_aware_are_refused(tmp_path: Path) -> None:
@@ -120,3 +120,15 @@ def test_a_diverged_run_stays_readable_and_a_corrupt_record_is_one_line(tmp_path
     assert broken.returncode == 2
     assert broken.stderr.startswith(f"error: run {record['run_id']} in the ledger has an unreadable run_record.json")
     assert len(broken.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_ledger_server_fails_in_one_line_without_minutes_of_retries(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _greentune("runs", "--tracking-uri", f"http://127.0.0.1:{port}", cwd=tmp_path, timeout=90)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot open the ledger at http://127.0.0.1:{port}")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -185,11 +185,33 @@ def write_run(
     return stored
 
 
+# Reading is interactive: a wrong or unreachable server should fail in seconds, not after MLflow's
+# default 7 retries with exponential back-off (about 4 minutes). Writing a finished run keeps the defaults.
+_READ_HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
+@contextmanager
+def _impatient_http() -> Iterator[None]:
+    """MLflow's HTTP retries and timeout cut for the duration, unless the user has set them."""
+    added = {name: value for name, value in _READ_HTTP_SETTINGS.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def read_runs(tracking_uri: str | None = None, experiment: str | None = None) -> list[RunRecord]:
     """Every greentune run in the ledger (of one experiment when named), oldest first."""
     uri = tracking_uri or default_tracking_uri()
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         return []  # nothing recorded yet; reading creates no store
+    with _impatient_http():
+        return _read_runs(uri, experiment)
+
+
+def _read_runs(uri: str, experiment: str | None) -> list[RunRecord]:
     client, uri = _client(uri)
     with _ledger_errors(uri):
         if experiment is not None:
