@@ -114,4 +114,5 @@ def test_cli_fails_fast_with_one_line(tmp_path: Path, spec_data: dict, expected:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
+    assert result.stdout == ""  # the one line is all the user sees
     assert not (tmp_path / "greentune-runs").exists()

@@ -217,6 +217,7 @@ def _progress() -> Any:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # off a terminal Rich draws no bars, only a stray blank line at the end
     )
 
 
