@@ -13,6 +13,11 @@ from greentune.meter.host import HostSensor
 
 SLEEPER = "import time; time.sleep(60)"
 SPINNER = "while True: pass"
+# a child shorter-lived than the sensor's 1 s tree refresh: it may never be listed while it runs
+PARENT_OF_A_SHORT_CHILD = (
+    "import subprocess, sys, time; time.sleep(0.3); "
+    "subprocess.run([sys.executable, '-c', 'sum(range(2 * 10**7))']); time.sleep(60)"
+)
 
 
 @pytest.fixture
@@ -67,10 +72,7 @@ def test_process_scope_does_not_charge_a_busy_neighbour(processes) -> None:
 def test_process_scope_charges_the_trees_cpu_seconds_including_a_short_lived_child(processes) -> None:
     # The child lives less than the sensor's 1 s tree refresh, so it may never be listed while it runs:
     # its CPU time must still arrive, through the parent's reaped-children times.
-    parent = start(processes, (
-        "import subprocess, sys, time; time.sleep(0.3); "
-        "subprocess.run([sys.executable, '-c', 'sum(range(2 * 10**7))']); time.sleep(60)"
-    ))
+    parent = start(processes, PARENT_OF_A_SHORT_CHILD)
     handle = psutil.Process(parent.pid)
     sensor = HostSensor(estimate_cpu=True, estimate_ram=False, pid=parent.pid, scope="process")
     sensor.read(time.monotonic())
@@ -83,10 +85,7 @@ def test_process_scope_charges_the_trees_cpu_seconds_including_a_short_lived_chi
 
 
 def test_process_scope_shows_utilisation_capped_at_100_percent(processes) -> None:
-    parent = start(processes, (
-        "import subprocess, sys, time; time.sleep(0.3); "
-        "subprocess.run([sys.executable, '-c', 'sum(range(2 * 10**7))']); time.sleep(60)"
-    ))
+    parent = start(processes, PARENT_OF_A_SHORT_CHILD)
     sensor = HostSensor(estimate_cpu=True, estimate_ram=False, pid=parent.pid, scope="process")
     sensor.read(time.monotonic())
     handle = psutil.Process(parent.pid)

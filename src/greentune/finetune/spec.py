@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from greentune.errors import GreentuneError
+from greentune.meter.sensor import Scope
 
 BUILTIN_MODEL = "minilm-bert2bert"
 BUILTIN_DATASET = "aclsum"
@@ -170,7 +171,7 @@ class MeterConfig(_Config):
     """How the run is measured (see greentune.meter)."""
 
     interval_ms: int = Field(100, gt=0, description="sampling period of the power/utilisation timeline")
-    scope: Literal["machine", "process"] = Field(
+    scope: Scope = Field(
         "machine", description="whose CPU/RAM use is charged: the whole machine, or this run's process tree"
     )
 
