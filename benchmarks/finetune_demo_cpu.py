@@ -48,36 +48,45 @@ def main() -> None:
                 spec = spec.model_copy(update={"train": spec.train.model_copy(update={"seed": seed})})
                 started, cpu = time.monotonic(), cpu_seconds()
                 record = run(spec, runs_dir=Path(folder) / "runs")
-                rows.append({
-                    "seed": seed,
-                    "run": record.run_name,
-                    "wall_s": round(time.monotonic() - started, 1),
-                    "cpu_s": round(cpu_seconds() - cpu, 1),
-                    "rouge": record.rouge,
-                    "eval_history": record.eval_history,
-                    "epochs_run": record.epochs_run,
-                    "epochs_budget": record.epochs_budget,
-                    "energy_kwh": record.energy_kwh,
-                    "energy_source": record.energy_source,
-                    "phases_s": {phase.name: round(phase.duration_s, 1) for phase in record.phases},
-                })
+                rows.append(
+                    {
+                        "seed": seed,
+                        "run": record.run_name,
+                        "wall_s": round(time.monotonic() - started, 1),
+                        "cpu_s": round(cpu_seconds() - cpu, 1),
+                        "rouge": record.rouge,
+                        "eval_history": record.eval_history,
+                        "epochs_run": record.epochs_run,
+                        "epochs_budget": record.epochs_budget,
+                        "energy_kwh": record.energy_kwh,
+                        "energy_source": record.energy_source,
+                        "phases_s": {phase.name: round(phase.duration_s, 1) for phase in record.phases},
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
-            rows.append({
-                "seed": seed,
-                "run": "all (excluding process start-up)",
-                "wall_s": round(time.monotonic() - seed_started, 1),
-                "cpu_s": round(cpu_seconds() - seed_cpu, 1),
-                "load_average_before": load_before,
-                "load_average_after": os.getloadavg(),
-            })
+            rows.append(
+                {
+                    "seed": seed,
+                    "run": "all (excluding process start-up)",
+                    "wall_s": round(time.monotonic() - seed_started, 1),
+                    "cpu_s": round(cpu_seconds() - seed_cpu, 1),
+                    "load_average_before": load_before,
+                    "load_average_after": os.getloadavg(),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     arguments.out.mkdir(parents=True, exist_ok=True)
     path = arguments.out / "finetune_demo_cpu.json"
-    path.write_text(json.dumps({
-        "date": datetime.now(UTC).isoformat(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "runs": rows,
-    }, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(),
+                "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+                "runs": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {path}")
 
 

@@ -39,13 +39,16 @@ STRATEGIES: dict[str, list[str]] = {
 
 def measure(name: str, overrides: list[str], samples: int, folder: Path, settings: list[str]) -> dict[str, object]:
     """Run one strategy (after the user's ``--set`` settings); return its throughput and energy per training sample."""
-    spec = load_spec(EXAMPLE, [
-        *settings,
-        *overrides,
-        f"data.synthetic_samples={samples}",
-        f"ledger.tracking_uri=sqlite:///{folder / 'mlflow.db'}",
-        f"ledger.run_name=bench-{name}",
-    ])
+    spec = load_spec(
+        EXAMPLE,
+        [
+            *settings,
+            *overrides,
+            f"data.synthetic_samples={samples}",
+            f"ledger.tracking_uri=sqlite:///{folder / 'mlflow.db'}",
+            f"ledger.run_name=bench-{name}",
+        ],
+    )
     record = run(spec, runs_dir=folder / "runs")
     train = next(phase for phase in record.phases if phase.name == "train")
     trained_samples = (record.samples_per_s or 0.0) * train.duration_s
@@ -62,7 +65,9 @@ def measure(name: str, overrides: list[str], samples: int, folder: Path, setting
         "peak_vram_bytes": record.peak_vram_bytes,
         "avg_gpu_util_pct": record.avg_gpu_util_pct,
         "batch_size": record.strategies.get("batch_size_used"),
-        "data_report_train_source_mean_tokens": record.data_report.get("train", {}).get("source", {}).get("mean_tokens"),
+        "data_report_train_source_mean_tokens": record.data_report.get("train", {})
+        .get("source", {})
+        .get("mean_tokens"),
     }
 
 
@@ -70,8 +75,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4096, help="synthetic training samples per run")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                        help="override the example's spec for every run (repeatable), e.g. model.tokenizer=PATH")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the example's spec for every run (repeatable), e.g. model.tokenizer=PATH",
+    )
     arguments = parser.parse_args()
     try:
         load_spec(EXAMPLE, arguments.settings)  # a wrong --set fails here, before any GPU work
@@ -98,15 +109,20 @@ def main() -> None:
     stamp = datetime.now(UTC)
     slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")
     path = arguments.out / f"finetune_gpu_strategies_{slug}_{stamp:%Y%m%d}.json"
-    path.write_text(json.dumps({
-        "device": device,
-        "date": stamp.isoformat(),
-        "example": EXAMPLE.name,
-        "samples": arguments.samples,
-        "settings": arguments.settings,
-        "torch": torch.__version__,
-        "results": results,
-    }, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "device": device,
+                "date": stamp.isoformat(),
+                "example": EXAMPLE.name,
+                "samples": arguments.samples,
+                "settings": arguments.settings,
+                "torch": torch.__version__,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {path}")
 
 

@@ -51,9 +51,9 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from greentune.meter import Meter  # noqa: E402
-from greentune.meter.nvml import NvmlSensor, PynvmlDevice  # noqa: E402
-from greentune.meter.nvml import detect as detect_nvml  # noqa: E402
+from greentune.meter import Meter
+from greentune.meter.nvml import NvmlSensor, PynvmlDevice
+from greentune.meter.nvml import detect as detect_nvml
 
 TARGET_ABS_COUNTER_AGREEMENT_PCT = 1.0
 TARGET_OVERHEAD_PCT = 0.5
@@ -251,8 +251,12 @@ def compare_codecarbon(step: Callable[[], None], gpu: PynvmlDevice, seconds: flo
         return {"status": "skipped: codecarbon is not installed"}
     try:
         tracker = OfflineEmissionsTracker(
-            country_iso_code="USA", measure_power_secs=1, save_to_file=False, log_level="error",
-            allow_multiple_runs=True, gpu_ids=[0],
+            country_iso_code="USA",
+            measure_power_secs=1,
+            save_to_file=False,
+            log_level="error",
+            allow_multiple_runs=True,
+            gpu_ids=[0],
         )
         with Meter(interval_ms=interval_ms) as meter:
             torch_sync()

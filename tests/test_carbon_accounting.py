@@ -65,7 +65,9 @@ def test_user_prices_yaml_overrides_and_adds(tmp_path, monkeypatch) -> None:
         "  - {provider: azure, sku: ND40rs_v2, region: westus2, pricing: spot, usd_per_hour: 3.0, accelerator_count: 8, date: 2026-01-01, source: my invoice}\n"
         "  - {provider: aws, sku: p3.2xlarge, region: us-east-1, pricing: on_demand, usd_per_hour: 2.0, accelerator_count: 1, date: 2026-01-01, source: negotiated}\n"
     )
-    spot = account(1.0, 3600.0, resolve_site("azure:westus2", sku="ND40rs_v2", prices=str(prices)), count=8, pricing="spot")
+    spot = account(
+        1.0, 3600.0, resolve_site("azure:westus2", sku="ND40rs_v2", prices=str(prices)), count=8, pricing="spot"
+    )
     assert spot.cost_usd == pytest.approx(3.0)
     monkeypatch.setenv("GREENTUNE_PRICES", str(prices))
     cheaper = account(1.0, 3600.0, resolve_site("aws:us-east-1", sku="p3.2xlarge"))
@@ -108,7 +110,9 @@ def test_embodied_without_published_figure_is_none_with_a_note() -> None:
     acct = account(1.0, 3600.0, resolve_site("FR"), embodied_hardware="V100")
     assert acct.embodied_gco2eq is None
     assert any("no published embodied figure for V100" in note for note in acct.notes)
-    given = account(1.0, 3600.0, resolve_site("FR"), embodied_hardware="V100", embodied_kgco2e=100.0, lifetime_years=4.0)
+    given = account(
+        1.0, 3600.0, resolve_site("FR"), embodied_hardware="V100", embodied_kgco2e=100.0, lifetime_years=4.0
+    )
     assert given.embodied_gco2eq == pytest.approx(embodied_gco2eq(100.0, 3600.0, lifetime_s(4)))
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_models import tiny_spec_dict, tiny_tracking_uri
 from typer.testing import CliRunner
 
 from greentune.cli.app import app
+from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
 GREENTUNE = str(Path(sys.executable).with_name("greentune"))
 HOURLY_G_PER_KWH = [100, 500, 500, 500, 500, 100, 100, 100, 500, 500, 500, 500, 50, 50, 50, 50] + [500] * 8
@@ -34,8 +34,10 @@ runner = CliRunner()
 def _write_inputs(root: Path) -> tuple[Path, Path]:
     series = root / "series.csv"
     rows = ["timestamp,intensity_gco2eq_per_kwh,kind,source"]
-    rows += [f"{(SERIES_START + timedelta(hours=hour)).isoformat()},{value},average,hand-made test series"
-             for hour, value in enumerate(HOURLY_G_PER_KWH)]
+    rows += [
+        f"{(SERIES_START + timedelta(hours=hour)).isoformat()},{value},average,hand-made test series"
+        for hour, value in enumerate(HOURLY_G_PER_KWH)
+    ]
     series.write_text("\n".join(rows) + "\n")
     raw = tiny_spec_dict(root, experiment="carbon-aware")
     raw["data"]["max_train_samples"] = 16
@@ -63,8 +65,18 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One P&R run, one FS run, the uninterrupted run with the same seed, and one with another seed."""
     root = tmp_path_factory.mktemp("carbon-aware")
     spec, series = _write_inputs(root)
-    common = ["--clock", "simulated", "--at", "2021-01-04T00:00Z", "--source", f"csv:{series}", "--region", "DE",
-              "--expected-duration", "4h"]
+    common = [
+        "--clock",
+        "simulated",
+        "--at",
+        "2021-01-04T00:00Z",
+        "--source",
+        f"csv:{series}",
+        "--region",
+        "DE",
+        "--expected-duration",
+        "4h",
+    ]
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         for args in (
@@ -85,8 +97,10 @@ def test_pause_and_resume_follows_the_plan_and_loses_nothing(ledger: Path) -> No
     entry = paused["carbon_aware"]
     assert entry["mode"] == "pr" and entry["clock"] == "simulated" and entry["kind"] == "average"
     planned = [(segment["start"], segment["end"]) for segment in entry["plan"]["segments"]]
-    assert planned == [("2021-01-04T00:00:00+00:00", "2021-01-04T01:00:00+00:00"),
-                       ("2021-01-04T05:00:00+00:00", "2021-01-04T08:00:00+00:00")]
+    assert planned == [
+        ("2021-01-04T00:00:00+00:00", "2021-01-04T01:00:00+00:00"),
+        ("2021-01-04T05:00:00+00:00", "2021-01-04T08:00:00+00:00"),
+    ]
     executed = [(segment["start"], segment["end"]) for segment in entry["segments"]]
     assert executed == planned  # 4 steps per simulated hour: segments of 4 and 12 steps, no overshoot
     steps = [segment["steps"] for segment in entry["segments"]]
@@ -109,7 +123,9 @@ def test_realised_emissions_are_measured_energy_on_the_series_against_running_no
     first, second = (segment["energy_kwh"] for segment in entry["segments"])
     assert [segment["mean_intensity_gco2eq_per_kwh"] for segment in entry["segments"]] == pytest.approx([100, 100])
     assert entry["realised_gco2eq"] == pytest.approx((first + second) * 100 * pue)
-    assert entry["counterfactual_gco2eq"] == pytest.approx((first * 100 + second * 500) * pue)  # run now: 00–01 h, 01–04 h
+    assert entry["counterfactual_gco2eq"] == pytest.approx(
+        (first * 100 + second * 500) * pue
+    )  # run now: 00–01 h, 01–04 h
     assert entry["savings_pct"] == pytest.approx(100 * (1 - entry["realised_gco2eq"] / entry["counterfactual_gco2eq"]))
     assert entry["savings_pct"] > 0
 
@@ -128,7 +144,9 @@ def test_flexible_start_starts_at_the_planned_time(ledger: Path) -> None:
 def test_runs_shows_realised_against_counterfactual(ledger: Path) -> None:
     records = _records(ledger)
     assert records["uninterrupted"]["carbon_aware"] is None
-    assert {"realised_gco2eq", "counterfactual_gco2eq", "savings_pct", "segments", "plan"} <= set(records["pr"]["carbon_aware"])
+    assert {"realised_gco2eq", "counterfactual_gco2eq", "savings_pct", "segments", "plan"} <= set(
+        records["pr"]["carbon_aware"]
+    )
     table = runner.invoke(app, ["runs", "--tracking-uri", tiny_tracking_uri(ledger)], env={"COLUMNS": "200"})
     assert table.exit_code == 0
     assert "carbon-aware pr: PR, 2 segment(s) on a simulated clock, realised" in table.output
@@ -141,19 +159,35 @@ def test_runs_shows_realised_against_counterfactual(ledger: Path) -> None:
         (["--window", "48h"], "but 2021-01-04T00:00:00+00:00 to 2021-01-06T04:00:00+00:00 was asked for"),
         (["--region", "XX", "--source", "entsoe", "--at", "2020-06-01T00:00"], "no ENTSO-E data for region 'XX'"),
         (["--source", "somewhere"], "unknown source 'somewhere'"),
-        (["--clock", "real", "--source", "entsoe", "--at", "2020-06-01T00:00"], "the deadline 2020-06-01T12:00+02:00 has passed"),
+        (
+            ["--clock", "real", "--source", "entsoe", "--at", "2020-06-01T00:00"],
+            "the deadline 2020-06-01T12:00+02:00 has passed",
+        ),
         ([], "give --expected-duration"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     spec, series = _write_inputs(tmp_path)
-    options = {"--clock": "simulated", "--at": "2021-01-04T00:00Z", "--source": f"csv:{series}", "--region": "DE",
-               "--expected-duration": "4h", "--window": "8h"}
+    options = {
+        "--clock": "simulated",
+        "--at": "2021-01-04T00:00Z",
+        "--source": f"csv:{series}",
+        "--region": "DE",
+        "--expected-duration": "4h",
+        "--window": "8h",
+    }
     if not args:  # no duration given and no earlier run of the spec in the ledger
         del options["--expected-duration"]
     for flag, value in zip(args[::2], args[1::2], strict=True):
         options[flag] = value
-    command = [GREENTUNE, "run", str(spec), "--carbon-aware", "pr", *[item for pair in options.items() for item in pair]]
+    command = [
+        GREENTUNE,
+        "run",
+        str(spec),
+        "--carbon-aware",
+        "pr",
+        *[item for pair in options.items() for item in pair],
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and message in result.stderr

@@ -7,8 +7,16 @@ import pytest
 
 from greentune.carbon import hardware_names, lookup_hardware, rank_regions, resolve_site
 
-TABLES = ["grid_intensity_countries", "grid_intensity_subnational", "cloud_regions", "provider_pue",
-          "accelerators", "sku_prices", "equivalents", "estimate_assumptions"]
+TABLES = [
+    "grid_intensity_countries",
+    "grid_intensity_subnational",
+    "cloud_regions",
+    "provider_pue",
+    "accelerators",
+    "sku_prices",
+    "equivalents",
+    "estimate_assumptions",
+]
 
 
 def rows(name: str) -> list[dict[str, str]]:
@@ -45,8 +53,26 @@ def test_three_providers_with_at_least_fifty_regions() -> None:
 
 
 def test_required_hardware_is_listed() -> None:
-    for name in ["K80", "P40", "P100", "T4", "V100", "V100S", "A10", "L4", "A100 40GB PCIe", "A100 80GB PCIe",
-                 "H100", "H100 PCIe", "H200", "MI250", "MI300X", "TPUv2", "TPUv3", "TPUv4"]:
+    for name in [
+        "K80",
+        "P40",
+        "P100",
+        "T4",
+        "V100",
+        "V100S",
+        "A10",
+        "L4",
+        "A100 40GB PCIe",
+        "A100 80GB PCIe",
+        "H100",
+        "H100 PCIe",
+        "H200",
+        "MI250",
+        "MI300X",
+        "TPUv2",
+        "TPUv3",
+        "TPUv4",
+    ]:
         assert lookup_hardware(name).power_w, name
     assert len(hardware_names()) > 25
 
@@ -59,8 +85,17 @@ def test_embodied_is_empty_where_nothing_is_published() -> None:
 def test_required_skus_have_dated_prices() -> None:
     prices = rows("sku_prices")
     skus = {row["sku"] for row in prices}
-    assert {"ND40rs_v2", "NC24ads_A100_v4", "ND96isr_H100_v5", "p3.2xlarge", "p3.16xlarge", "p4d.24xlarge",
-            "p5.48xlarge", "a2-highgpu-1g", "a2-highgpu-8g"} <= skus
+    assert {
+        "ND40rs_v2",
+        "NC24ads_A100_v4",
+        "ND96isr_H100_v5",
+        "p3.2xlarge",
+        "p3.16xlarge",
+        "p4d.24xlarge",
+        "p5.48xlarge",
+        "a2-highgpu-1g",
+        "a2-highgpu-8g",
+    } <= skus
     assert all(row["date"] for row in prices)
     seed = {row["pricing"]: float(row["usd_per_hour"]) for row in prices if row["sku"] == "ND40rs_v2"}
     assert seed == {"on_demand": 22.03, "low_priority": 4.41}
@@ -73,9 +108,16 @@ def test_site_and_ranking_read_the_same_region_figures() -> None:
     assert row.pue == site.pue
 
 
-@pytest.mark.parametrize("nvml_name, expected", [
-    ("Tesla V100-SXM2-32GB", "V100"), ("NVIDIA A100-SXM4-80GB", "A100"), ("NVIDIA A100-PCIE-40GB", "A100 40GB PCIe"),
-    ("NVIDIA H100 80GB HBM3", "H100"), ("AMD Instinct MI300X", "MI300X"), ("Tesla T4", "T4"),
-])
+@pytest.mark.parametrize(
+    "nvml_name, expected",
+    [
+        ("Tesla V100-SXM2-32GB", "V100"),
+        ("NVIDIA A100-SXM4-80GB", "A100"),
+        ("NVIDIA A100-PCIE-40GB", "A100 40GB PCIe"),
+        ("NVIDIA H100 80GB HBM3", "H100"),
+        ("AMD Instinct MI300X", "MI300X"),
+        ("Tesla T4", "T4"),
+    ],
+)
 def test_device_names_as_drivers_report_them(nvml_name: str, expected: str) -> None:
     assert lookup_hardware(nvml_name).name == expected

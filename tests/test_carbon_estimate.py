@@ -11,8 +11,12 @@ from greentune.errors import GreentuneError
 def test_carbontracker_gpt3() -> None:
     energy = estimate_energy("V100S", flops=3.14e23)
     assert energy.duration_s == pytest.approx(2_415_384_615.38, rel=1e-9)
-    acct = account(energy.energy_kwh, energy.duration_s, resolve_site(None, pue=1.125, intensity_gco2eq_per_kwh=449.06),
-                   energy_source="estimated")
+    acct = account(
+        energy.energy_kwh,
+        energy.duration_s,
+        resolve_site(None, pue=1.125, intensity_gco2eq_per_kwh=449.06),
+        energy_source="estimated",
+    )
     assert acct.grid_energy_kwh == pytest.approx(188_701.92, rel=1e-4)
     assert acct.emissions_gco2eq / 1000 == pytest.approx(84_738.49, rel=1e-4)
 
@@ -55,17 +59,20 @@ def test_cpu_from_cpu_table() -> None:
     assert energy.energy_kwh == pytest.approx(cpu.power_w * 2 / 1000)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({}, "exactly one"),
-    ({"hours": 1, "flops": 1e18}, "exactly one"),
-    ({"params": 1e6}, "both --params and --tokens"),
-    ({"hours": 0}, "hours"),
-    ({"hours": -1}, "hours"),
-    ({"hours": math.nan}, "hours"),
-    ({"flops": 1e18, "mfu": 1.5}, "MFU"),
-    ({"flops": 1e18, "precision": "fp4"}, "precision"),
-    ({"hours": 1, "count": 0}, "count"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({}, "exactly one"),
+        ({"hours": 1, "flops": 1e18}, "exactly one"),
+        ({"params": 1e6}, "both --params and --tokens"),
+        ({"hours": 0}, "hours"),
+        ({"hours": -1}, "hours"),
+        ({"hours": math.nan}, "hours"),
+        ({"flops": 1e18, "mfu": 1.5}, "MFU"),
+        ({"flops": 1e18, "precision": "fp4"}, "precision"),
+        ({"hours": 1, "count": 0}, "count"),
+    ],
+)
 def test_bad_estimates(kwargs: dict, message: str) -> None:
     with pytest.raises(GreentuneError, match=message):
         estimate_energy("V100", **kwargs)

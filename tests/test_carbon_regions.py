@@ -38,7 +38,8 @@ def test_sku_prices_regions_and_tradeoff_with_offsets() -> None:
     assert "buy offsets" in cheap_offsets.recommendation
     assert cheap_offsets.offset_cost_usd == pytest.approx(choice.saving_usd / 2)
     assert "cleaner, dearer" in dear_offsets.recommendation and dear_offsets.recommendation.startswith(
-        f"run in {choice.clean.provider}:{choice.clean.region}")
+        f"run in {choice.clean.provider}:{choice.clean.region}"
+    )
 
 
 def test_no_tradeoff_without_prices() -> None:

@@ -8,11 +8,20 @@ from greentune.carbon import resolve_site
 from greentune.errors import GreentuneError
 
 
-@pytest.mark.parametrize("location, expected", [
-    ("DE", "DE"), ("DEU", "DE"), ("de", "DE"), ("Germany", "DE"),
-    ("US-CA", "US-CA"), ("CA-QC", "CA-QC"),
-    ("azure:westus2", "azure:westus2"), ("aws:us-east-1", "aws:us-east-1"), ("gcp:europe-west4", "gcp:europe-west4"),
-])
+@pytest.mark.parametrize(
+    "location, expected",
+    [
+        ("DE", "DE"),
+        ("DEU", "DE"),
+        ("de", "DE"),
+        ("Germany", "DE"),
+        ("US-CA", "US-CA"),
+        ("CA-QC", "CA-QC"),
+        ("azure:westus2", "azure:westus2"),
+        ("aws:us-east-1", "aws:us-east-1"),
+        ("gcp:europe-west4", "gcp:europe-west4"),
+    ],
+)
 def test_locations_resolve(location: str, expected: str) -> None:
     site = resolve_site(location)
     assert site.location == expected
@@ -40,7 +49,9 @@ def test_given_intensity_and_pue_replace_the_tables() -> None:
     assert (site.pue, site.intensity_gco2eq_per_kwh, site.intensity_source) == (1.3, 100.0, "given by the user")
 
 
-@pytest.mark.parametrize("location, suggestion", [("DEX", "DE"), ("azure:westus9", "azure:westus2"), ("aws:us-est-1", "aws:us-east-1")])
+@pytest.mark.parametrize(
+    "location, suggestion", [("DEX", "DE"), ("azure:westus9", "azure:westus2"), ("aws:us-est-1", "aws:us-east-1")]
+)
 def test_unknown_location_names_the_closest(location: str, suggestion: str) -> None:
     with pytest.raises(GreentuneError, match="closest") as error:
         resolve_site(location)

@@ -9,8 +9,13 @@ from greentune.meter import detect_sensors
 
 
 def test_doctor_lists_every_sensor_with_a_reason() -> None:
-    result = subprocess.run([str(Path(sys.executable).parent / "greentune"), "doctor"], capture_output=True,
-                            text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "greentune"), "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert result.returncode == 0, result.stderr
     for detection in detect_sensors():
         assert detection.sensor_name in result.stdout

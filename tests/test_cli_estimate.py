@@ -39,7 +39,9 @@ def test_ml_co2_impact_acceptance() -> None:
 
 
 def test_seed_job_with_region_and_sku() -> None:
-    out = run_json("--hardware", "V100", "--count", "8", "--hours", "0.158", "--region", "azure:westus2", "--sku", "ND40rs_v2")
+    out = run_json(
+        "--hardware", "V100", "--count", "8", "--hours", "0.158", "--region", "azure:westus2", "--sku", "ND40rs_v2"
+    )
     assert out["cost_usd"] == pytest.approx(0.158 * 22.03)
     assert out["location"] == "azure:westus2" and out["pue"] == pytest.approx(1.18)
     assert out["it_energy_kwh"] == pytest.approx(8 * 300 * 0.158 / 1000)
@@ -66,16 +68,19 @@ def test_embodied_adds_the_m_term() -> None:
     assert out["total_gco2eq"] == pytest.approx(out["emissions_gco2eq"] + out["embodied_gco2eq"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--hardware", "NOPE", "--hours", "1"], "unknown hardware"),
-    (["--hardware", "V10", "--hours", "1"], "closest: V100"),
-    (["--hardware", "V100", "--hours", "1", "--region", "azure:westus9"], "closest"),
-    (["--hardware", "V100", "--hours", "1", "--sku", "ND40rs_v3"], "ND40rs_v2"),
-    (["--hardware", "V100", "--hours", "0"], "hours"),
-    (["--hardware", "V100", "--hours", "-2"], "hours"),
-    (["--hardware", "V100", "--hours", "nan"], "hours"),
-    (["--hardware", "V100"], "exactly one"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hardware", "NOPE", "--hours", "1"], "unknown hardware"),
+        (["--hardware", "V10", "--hours", "1"], "closest: V100"),
+        (["--hardware", "V100", "--hours", "1", "--region", "azure:westus9"], "closest"),
+        (["--hardware", "V100", "--hours", "1", "--sku", "ND40rs_v3"], "ND40rs_v2"),
+        (["--hardware", "V100", "--hours", "0"], "hours"),
+        (["--hardware", "V100", "--hours", "-2"], "hours"),
+        (["--hardware", "V100", "--hours", "nan"], "hours"),
+        (["--hardware", "V100"], "exactly one"),
+    ],
+)
 def test_bad_input_is_one_error_line(args: list[str], message: str) -> None:
     done = subprocess.run([GREENTUNE, "estimate", *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
@@ -105,7 +110,9 @@ def test_a_bad_prices_file_is_one_error_line(tmp_path: Path) -> None:
         ({}, ["--prices", str(tmp_path)], "no prices file at"),
         ({"GREENTUNE_PRICES": str(broken)}, [], "broken.yaml (from $GREENTUNE_PRICES)"),
     ]:
-        done = subprocess.run([GREENTUNE, *job, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+        done = subprocess.run(
+            [GREENTUNE, *job, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env}
+        )
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error:") and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert message in done.stderr

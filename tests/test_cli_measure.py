@@ -63,7 +63,9 @@ def test_ctrl_c_is_forwarded_and_the_partial_measurement_written(tmp_path: Path)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [GREENTUNE, "measure", "--interval-ms", "50", "--output", str(out), "--", "sleep", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     log_path = out / "meter.jsonl"
     deadline = time.monotonic() + 30

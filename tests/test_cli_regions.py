@@ -25,25 +25,56 @@ def test_regions_json_acceptance() -> None:
 
 
 def test_regions_table_with_sku_shows_cost_and_tradeoff() -> None:
-    result = runner.invoke(app, ["regions", "--energy-kwh", "100", "--sku", "p4d.24xlarge", "--hours", "10",
-                                 "--offset-usd-per-t", "20", "--top", "5"])
+    result = runner.invoke(
+        app,
+        [
+            "regions",
+            "--energy-kwh",
+            "100",
+            "--sku",
+            "p4d.24xlarge",
+            "--hours",
+            "10",
+            "--offset-usd-per-t",
+            "20",
+            "--top",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "USD" in result.output
     assert "Trade-off:" in result.output and "buy offsets" in " ".join(result.output.split())
 
 
 def test_regions_json_tradeoff_uses_the_offset_price() -> None:
-    result = runner.invoke(app, ["regions", "--energy-kwh", "100", "--sku", "p4d.24xlarge", "--hours", "10",
-                                 "--offset-usd-per-t", "5000", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "regions",
+            "--energy-kwh",
+            "100",
+            "--sku",
+            "p4d.24xlarge",
+            "--hours",
+            "10",
+            "--offset-usd-per-t",
+            "5000",
+            "--json",
+        ],
+    )
     out = json.loads(result.output)
     assert out["tradeoff"]["offset_usd_per_t"] == 5000
     assert "cleaner, dearer" in out["tradeoff"]["recommendation"]
 
 
 def test_bad_regions_input() -> None:
-    for args, message in [(["--energy-kwh", "0"], "energy"), (["--energy-kwh", "1", "--provider", "azur"], "closest: azure"),
-                          (["--energy-kwh", "1", "--sku", "p4d.24xlarge"], "--hours"),
-                          (["--energy-kwh", "1", "--top", "0"], "--top"), (["--energy-kwh", "1", "--count", "-1"], "--count")]:
+    for args, message in [
+        (["--energy-kwh", "0"], "energy"),
+        (["--energy-kwh", "1", "--provider", "azur"], "closest: azure"),
+        (["--energy-kwh", "1", "--sku", "p4d.24xlarge"], "--hours"),
+        (["--energy-kwh", "1", "--top", "0"], "--top"),
+        (["--energy-kwh", "1", "--count", "-1"], "--count"),
+    ]:
         done = subprocess.run([GREENTUNE, "regions", *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error:") and message in " ".join(done.stderr.split())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import yaml
-from tiny_models import tiny_spec_dict, tiny_tracking_uri
 from typer.testing import CliRunner
 
 from greentune.cli.app import app
+from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
 runner = CliRunner()
 
@@ -18,7 +19,9 @@ def test_run_then_runs_lists_it(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))
-    result = runner.invoke(app, ["run", str(spec), "--set", "strategies.freeze=embeddings", "--set", "ledger.run_name=cli-run"])
+    result = runner.invoke(
+        app, ["run", str(spec), "--set", "strategies.freeze=embeddings", "--set", "ledger.run_name=cli-run"]
+    )
     assert result.exit_code == 0, result.output
     assert "cli-run" in result.output and "recorded in the ledger" in result.output
 
@@ -43,14 +46,25 @@ def test_run_reports_what_early_stopping_saved(tmp_path: Path, monkeypatch) -> N
     monkeypatch.chdir(tmp_path)
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli-es")))
-    result = runner.invoke(app, ["run", str(spec), "--set", "train.epochs=3", "--set", "strategies.early_stopping.enabled=true",
-                                 "--set", "strategies.early_stopping.threshold=1000"], env={"COLUMNS": "250"})
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(spec),
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "strategies.early_stopping.enabled=true",
+            "--set",
+            "strategies.early_stopping.threshold=1000",
+        ],
+        env={"COLUMNS": "250"},
+    )
     assert result.exit_code == 0, result.output
     assert "early stopping ran 2 of 3 epochs" in result.output
 
 
-def _greentune(*args: str, cwd: Path, timeout: float = 120) -> "subprocess.CompletedProcess[str]":
-    import subprocess
+def _greentune(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     import sys
 
     command = [sys.executable, "-c", "from greentune.cli.app import main; main()", *args]
@@ -62,7 +76,9 @@ def test_carbon_aware_options_without_carbon_aware_are_refused(tmp_path: Path) -
     spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))
     result = _greentune("run", str(spec), "--window", "3h", "--region", "DE", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: --window, --region only apply to a carbon-aware run; add --carbon-aware fs|pr"
+    assert (
+        result.stderr.strip() == "error: --window, --region only apply to a carbon-aware run; add --carbon-aware fs|pr"
+    )
     assert not (tmp_path / "greentune-runs").exists()
 
 
@@ -79,7 +95,10 @@ def test_demo_refuses_an_unwritable_report_path_before_training(tmp_path: Path) 
 def test_demo_refuses_a_folder_as_report_path_before_training(tmp_path: Path) -> None:
     result = _greentune("demo", "--report", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: --report {tmp_path} is a folder") and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        result.stderr.startswith(f"error: --report {tmp_path} is a folder")
+        and len(result.stderr.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "greentune-runs").exists()
 
 
@@ -92,9 +111,24 @@ def test_bad_spec_and_plan_input_is_one_line_before_anything_runs(tmp_path: Path
         ([str(binary)], "binary.yaml is not valid YAML"),
         ([str(spec), "--set", "train.epochs=["], "train.epochs: Input should be a valid number"),
         ([str(spec), "--set", "train.learning_rate=.inf"], "train.learning_rate: Input should be a finite number"),
-        ([str(spec), "--carbon-aware", "later"], "unknown --carbon-aware mode 'later'"),  # not: give --expected-duration
-        ([str(spec), "--carbon-aware", "fs", "--clock", "simulated", "--at", "9999-12-31T23:00", "--expected-duration", "2h"],
-         "past the year 9999"),
+        (
+            [str(spec), "--carbon-aware", "later"],
+            "unknown --carbon-aware mode 'later'",
+        ),  # not: give --expected-duration
+        (
+            [
+                str(spec),
+                "--carbon-aware",
+                "fs",
+                "--clock",
+                "simulated",
+                "--at",
+                "9999-12-31T23:00",
+                "--expected-duration",
+                "2h",
+            ],
+            "past the year 9999",
+        ),
     ]:
         result = _greentune("run", *args, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
@@ -106,7 +140,9 @@ def test_a_diverged_run_stays_readable_and_a_corrupt_record_is_one_line(tmp_path
     monkeypatch.chdir(tmp_path)
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli-nan")))
-    result = runner.invoke(app, ["run", str(spec), "--set", "train.learning_rate=1e30", "--set", "ledger.run_name=diverged"])
+    result = runner.invoke(
+        app, ["run", str(spec), "--set", "train.learning_rate=1e30", "--set", "ledger.run_name=diverged"]
+    )
     assert result.exit_code == 0, result.output
 
     listed = runner.invoke(app, ["runs", "--json", "--tracking-uri", tiny_tracking_uri(tmp_path)])

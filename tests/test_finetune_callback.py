@@ -33,20 +33,40 @@ class RandomPairs(torch.utils.data.Dataset):
 
 def tiny_bart() -> BartForConditionalGeneration:
     torch.manual_seed(0)
-    config = BartConfig(vocab_size=100, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=32)
+    config = BartConfig(
+        vocab_size=100,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=32,
+    )
     return BartForConditionalGeneration(config)
 
 
 def test_green_callback_measures_a_plain_trainer(tmp_path: Path) -> None:
     callback = GreenCallback(log_path=tmp_path / "meter.jsonl", interval_ms=50)
     arguments = TrainingArguments(
-        output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=4,
-        eval_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True,
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=2,
+        per_device_train_batch_size=4,
+        eval_strategy="epoch",
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
         include_num_input_tokens_seen="all",
     )
-    trainer = Trainer(model=tiny_bart(), args=arguments, train_dataset=RandomPairs(8),
-                      eval_dataset=RandomPairs(4), callbacks=[callback])
+    trainer = Trainer(
+        model=tiny_bart(),
+        args=arguments,
+        train_dataset=RandomPairs(8),
+        eval_dataset=RandomPairs(4),
+        callbacks=[callback],
+    )
     trainer.train()
     with callback.phase("predict"):
         trainer.predict(RandomPairs(4))
@@ -77,12 +97,25 @@ def test_generation_is_split_from_the_loss_pass(tmp_path: Path) -> None:
     model = tiny_bart()
     model.generation_config.max_new_tokens = 4
     arguments = Seq2SeqTrainingArguments(
-        output_dir=str(tmp_path / "out"), num_train_epochs=1, per_device_train_batch_size=4, per_device_eval_batch_size=2,
-        eval_strategy="epoch", save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True,
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=1,
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=2,
+        eval_strategy="epoch",
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
         predict_with_generate=True,
     )
-    trainer = Seq2SeqTrainer(model=model, args=arguments, train_dataset=RandomPairs(4), eval_dataset=RandomPairs(4),
-                             compute_metrics=lambda prediction: {}, callbacks=[callback])
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=RandomPairs(4),
+        eval_dataset=RandomPairs(4),
+        compute_metrics=lambda prediction: {},
+        callbacks=[callback],
+    )
     trainer.train()
     callback.close()
     phases = {phase.name: phase for phase in callback.summary().phases}

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_models import tiny_spec
 
 from greentune.errors import GreentuneError
 from greentune.finetune import compute_rouge
@@ -22,6 +21,7 @@ from greentune.finetune.strategies import (
     fp16_unsafe_models,
     training_arguments,
 )
+from tiny_models import tiny_spec
 
 
 def test_rouge_in_points_with_stemming() -> None:
@@ -43,7 +43,7 @@ def test_aclsum_builds_aspect_conditioned_pairs() -> None:
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (200, 100, 200)
     assert splits.train.sources[0].startswith("challenge: ")
     assert splits.train.sources[1].startswith("approach: ")
-    assert splits.train.sources[0][len("challenge: "):] == splits.train.sources[1][len("approach: "):]
+    assert splits.train.sources[0][len("challenge: ") :] == splits.train.sources[1][len("approach: ") :]
 
 
 def test_local_jsonl_is_split_80_10_10(tmp_path: Path) -> None:
@@ -51,7 +51,9 @@ def test_local_jsonl_is_split_80_10_10(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps({"text": f"source {i}", "summary": f"target {i}"}) + "\n" for i in range(20)))
     splits = load_splits(DataConfig(name=str(path), source_column="text", target_column="summary"), seed=1)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (16, 2, 2)
-    assert sorted(splits.train.sources + splits.validation.sources + splits.test.sources) == sorted(f"source {i}" for i in range(20))
+    assert sorted(splits.train.sources + splits.validation.sources + splits.test.sources) == sorted(
+        f"source {i}" for i in range(20)
+    )
     with pytest.raises(GreentuneError, match="no column 'document'"):
         load_splits(DataConfig(name=str(path), source_column="document", target_column="summary"))
 
@@ -76,7 +78,9 @@ def test_a_data_set_folder_loads_like_a_hub_name_and_a_loading_script_gets_advic
 
 
 def test_synthetic_lengths_follow_the_asked_means() -> None:
-    config = DataConfig(name="synthetic", synthetic_samples=400, synthetic_source_mean_tokens=147, synthetic_target_mean_tokens=26)
+    config = DataConfig(
+        name="synthetic", synthetic_samples=400, synthetic_source_mean_tokens=147, synthetic_target_mean_tokens=26
+    )
     splits = load_splits(config, seed=0, vocabulary=["alpha", "beta", "gamma"])
     source_mean = sum(len(text.split()) for text in splits.train.sources) / len(splits.train)
     target_mean = sum(len(text.split()) for text in splits.train.targets) / len(splits.train)
@@ -134,24 +138,37 @@ def test_fp16_is_refused_for_models_pretrained_in_bf16() -> None:
         check_pretrained_dtype(fp16, ModelIdentity("t5", None))
     with pytest.raises(GreentuneError, match="published in bfloat16"):
         check_pretrained_dtype(fp16, ModelIdentity("gemma_seq2seq", "bfloat16"))
-    warned = check_pretrained_dtype(StrategiesConfig(precision="fp16", fp16_unsafe="warn"), ModelIdentity("pegasus", None))
+    warned = check_pretrained_dtype(
+        StrategiesConfig(precision="fp16", fp16_unsafe="warn"), ModelIdentity("pegasus", None)
+    )
     assert warned and "pegasus" in warned
     assert check_pretrained_dtype(fp16, ModelIdentity("bart", "float32")) is None
     assert check_pretrained_dtype(StrategiesConfig(precision="bf16"), ModelIdentity("t5", None)) is None
 
 
 def test_strategies_become_trainer_arguments() -> None:
-    strategies = load_spec(None, [
-        "strategies.precision=bf16", "strategies.optimizer=adafactor", "strategies.batch_size=auto",
-        "strategies.group_by_length=true", "strategies.torch_compile=true", "strategies.deepspeed.enabled=true",
-        "strategies.deepspeed.stage=3", "strategies.deepspeed.offload_optimizer=true",
-    ]).strategies
+    strategies = load_spec(
+        None,
+        [
+            "strategies.precision=bf16",
+            "strategies.optimizer=adafactor",
+            "strategies.batch_size=auto",
+            "strategies.group_by_length=true",
+            "strategies.torch_compile=true",
+            "strategies.deepspeed.enabled=true",
+            "strategies.deepspeed.stage=3",
+            "strategies.deepspeed.offload_optimizer=true",
+        ],
+    ).strategies
     arguments = training_arguments(strategies)
     assert arguments["bf16"] and not arguments["fp16"]
     assert arguments["optim"] == "adafactor"
     assert arguments["auto_find_batch_size"] and arguments["per_device_train_batch_size"] >= 8
     assert arguments["torch_compile"]
-    assert "group_by_length" in (arguments.get("train_sampling_strategy"), "group_by_length" if arguments.get("group_by_length") else None)
+    assert "group_by_length" in (
+        arguments.get("train_sampling_strategy"),
+        "group_by_length" if arguments.get("group_by_length") else None,
+    )
     zero = arguments["deepspeed"]["zero_optimization"]
     assert zero["stage"] == 3 and zero["offload_optimizer"]["device"] == "cpu"
     assert deepspeed_config(strategies)["train_micro_batch_size_per_gpu"] == "auto"

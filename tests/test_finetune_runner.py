@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_models import run_tiny, tiny_tracking_uri
 
 from greentune.errors import GreentuneError
 from greentune.ledger import read_runs
 from greentune.meter import read_log
+from tiny_models import run_tiny, tiny_tracking_uri
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,14 @@ def test_baseline_run_is_measured_per_phase(baseline) -> None:
 
 def test_artifacts_are_kept_locally(baseline) -> None:
     folder = Path(baseline.artifact_dir)
-    for name in ("meter.jsonl", "spec.yaml", "data_report.json", "emissions.csv",
-                 "predictions_validation.jsonl", "predictions_test.jsonl"):
+    for name in (
+        "meter.jsonl",
+        "spec.yaml",
+        "data_report.json",
+        "emissions.csv",
+        "predictions_validation.jsonl",
+        "predictions_test.jsonl",
+    ):
         assert (folder / name).is_file(), name
     predictions = [json.loads(line) for line in (folder / "predictions_validation.jsonl").read_text().splitlines()]
     assert len(predictions) == 4 and {"reference", "prediction"} <= set(predictions[0])
@@ -94,11 +100,14 @@ def test_auto_batch_size_records_the_size_used(root: Path) -> None:
 
 def test_early_stopping_stops_and_says_what_it_saved(root: Path) -> None:
     # a threshold no tiny model can beat: the second evaluation does not count as an improvement
-    record = run_tiny(root, **{
-        "train.epochs": 4,
-        "strategies.early_stopping.enabled": True,
-        "strategies.early_stopping.threshold": 1000.0,
-    })
+    record = run_tiny(
+        root,
+        **{
+            "train.epochs": 4,
+            "strategies.early_stopping.enabled": True,
+            "strategies.early_stopping.threshold": 1000.0,
+        },
+    )
     assert record.epochs_run == 2 and record.epochs_budget == 4
     assert record.early_stopping_saved_kwh is not None and record.early_stopping_saved_kwh > 0
     assert "checkpoint" in [phase.name for phase in record.phases]
@@ -158,7 +167,9 @@ def test_a_terminated_run_is_recorded_as_killed(tmp_path: Path) -> None:
     import time
 
     script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path))
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     logs = tmp_path / "runs" / "runs"
     while time.monotonic() < deadline and process.poll() is None:
@@ -179,14 +190,29 @@ def test_the_gpu_shaped_example_runs_shrunk_on_cpu(tmp_path: Path) -> None:
     from greentune.finetune import load_spec, run
 
     example = Path(__file__).resolve().parents[1] / "examples" / "gpu-bart-large-shaped.yaml"
-    shrink = [f"model.config_overrides.{key}={value}" for key, value in {
-        "d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
-        "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
-    }.items()]
-    spec = load_spec(example, [
-        *shrink, "data.synthetic_samples=16", "data.max_eval_samples=4", "data.max_source_tokens=64",
-        "generate.max_new_tokens=4", f"ledger.tracking_uri={tiny_tracking_uri(tmp_path)}",
-    ])
+    shrink = [
+        f"model.config_overrides.{key}={value}"
+        for key, value in {
+            "d_model": 32,
+            "encoder_layers": 1,
+            "decoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "decoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "decoder_ffn_dim": 64,
+        }.items()
+    ]
+    spec = load_spec(
+        example,
+        [
+            *shrink,
+            "data.synthetic_samples=16",
+            "data.max_eval_samples=4",
+            "data.max_source_tokens=64",
+            "generate.max_new_tokens=4",
+            f"ledger.tracking_uri={tiny_tracking_uri(tmp_path)}",
+        ],
+    )
     record = run(spec, runs_dir=tmp_path / "runs")
     assert record.status == "FINISHED" and record.dataset_name == "synthetic"
     assert "validate" in [phase.name for phase in record.phases]

@@ -9,7 +9,9 @@ import pytest
 from greentune.ledger import ComponentEnergy, PhaseFootprint, RunRecord, default_tracking_uri, read_runs, write_run
 
 
-def make_record(status: str = "FINISHED", run_name: str = "bart-baseline", experiment: str = "ledger-test") -> RunRecord:
+def make_record(
+    status: str = "FINISHED", run_name: str = "bart-baseline", experiment: str = "ledger-test"
+) -> RunRecord:
     return RunRecord(
         run_id="",
         run_name=run_name,
@@ -27,7 +29,10 @@ def make_record(status: str = "FINISHED", run_name: str = "bart-baseline", exper
             ComponentEnergy(name="gpu:0", energy_kwh=0.01, source="measured"),
             ComponentEnergy(name="cpu:package-0", energy_kwh=0.0023, source="measured"),
         ],
-        phases=[PhaseFootprint(name="train", duration_s=100.0, energy_kwh=0.011), PhaseFootprint(name="generate", duration_s=20.5, energy_kwh=0.0013)],
+        phases=[
+            PhaseFootprint(name="train", duration_s=100.0, energy_kwh=0.011),
+            PhaseFootprint(name="generate", duration_s=20.5, energy_kwh=0.0013),
+        ],
         location="DE",
         intensity_gco2eq_per_kwh=342.06,
         pue=1.1,
@@ -38,7 +43,10 @@ def make_record(status: str = "FINISHED", run_name: str = "bart-baseline", exper
         epochs_run=2.0,
         epochs_budget=3.0,
         early_stopping_saved_kwh=0.006,
-        eval_history=[{"epoch": 1.0, "eval_loss": 2.1, "rouge1": 40.0}, {"epoch": 2.0, "eval_loss": 1.9, "rouge1": 45.1}],
+        eval_history=[
+            {"epoch": 1.0, "eval_loss": 2.1, "rouge1": 40.0},
+            {"epoch": 2.0, "eval_loss": 1.9, "rouge1": 45.1},
+        ],
         notes=["a note"],
     )
 
@@ -51,8 +59,13 @@ def uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_round_trip_keeps_every_field(uri: str, tmp_path: Path) -> None:
     predictions = tmp_path / "predictions_validation.jsonl"
     predictions.write_text('{"reference": "a", "prediction": "b"}\n')
-    stored = write_run(make_record(), artifacts=[predictions], params={"strategies.precision": "bf16"},
-                       extra_metrics={"data.train.source.truncated_pct": 12.5}, tracking_uri=uri)
+    stored = write_run(
+        make_record(),
+        artifacts=[predictions],
+        params={"strategies.precision": "bf16"},
+        extra_metrics={"data.train.source.truncated_pct": 12.5},
+        tracking_uri=uri,
+    )
     assert stored.run_id
     (read,) = [record for record in read_runs(uri, experiment="ledger-test") if record.run_id == stored.run_id]
     assert read == stored
@@ -64,7 +77,9 @@ def test_mlflow_sees_params_metrics_and_artifacts(uri: str, tmp_path: Path) -> N
 
     predictions = tmp_path / "predictions_validation.jsonl"
     predictions.write_text("{}\n")
-    stored = write_run(make_record(), artifacts=[predictions], params={"strategies.precision": "bf16"}, tracking_uri=uri)
+    stored = write_run(
+        make_record(), artifacts=[predictions], params={"strategies.precision": "bf16"}, tracking_uri=uri
+    )
     run = MlflowClient(tracking_uri=uri).get_run(stored.run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "bart-baseline"
     assert run.data.params["strategies.precision"] == "bf16"
@@ -88,7 +103,9 @@ def test_unknown_experiment_reads_empty(uri: str) -> None:
     assert read_runs(uri, experiment="no-such-experiment") == []
 
 
-def test_default_tracking_uri_is_a_sqlite_file_under_greentune_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_tracking_uri_is_a_sqlite_file_under_greentune_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("GREENTUNE_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -34,12 +35,12 @@ ROUTES = {
 class Recorded(BaseHTTPRequestHandler):
     """Serves the fixtures; checks each API's authentication like the real services do."""
 
-    requests: list[tuple[str, dict]] = []
-    overrides: dict[str, bytes] = {}
-    issued_tokens: list[str] = []
-    expired_tokens: set[str] = set()
+    requests: ClassVar[list[tuple[str, dict]]] = []
+    overrides: ClassVar[dict[str, bytes]] = {}
+    issued_tokens: ClassVar[list[str]] = []
+    expired_tokens: ClassVar[set[str]] = set()
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         url = urlsplit(self.path)
         Recorded.requests.append((url.path, parse_qs(url.query)))
         basic = "Basic " + base64.b64encode(f"{WT_USER}:{WT_PASSWORD}".encode()).decode()
@@ -153,7 +154,13 @@ def test_watttime_logs_in_again_when_the_token_expires(server):
     client.signal_index("CAISO_NORTH")
     Recorded.expired_tokens.add(Recorded.issued_tokens[0])  # 30 minutes later
     forecast = client.forecast("CAISO_NORTH")
-    assert [path for path, _ in Recorded.requests] == ["/login", "/v3/signal-index", "/v3/forecast", "/login", "/v3/forecast"]
+    assert [path for path, _ in Recorded.requests] == [
+        "/login",
+        "/v3/signal-index",
+        "/v3/forecast",
+        "/login",
+        "/v3/forecast",
+    ]
     assert len(forecast.values_gco2eq_per_kwh) == 288
 
 
@@ -184,10 +191,26 @@ def test_schedule_command_plans_from_a_live_forecast(server, tmp_path):
     for offset, point in enumerate(recorded["forecast"]):  # the recording, moved to start this hour
         point["datetime"] = (hour + timedelta(hours=offset)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     Recorded.overrides["/v3/carbon-intensity/forecast"] = json.dumps(recorded).encode()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ELECTRICITYMAPS_API_KEY": EM_KEY,
-           "GREENTUNE_ELECTRICITYMAPS_URL": f"{server}/v3", "GREENTUNE_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ELECTRICITYMAPS_API_KEY": EM_KEY,
+        "GREENTUNE_ELECTRICITYMAPS_URL": f"{server}/v3",
+        "GREENTUNE_CACHE_DIR": str(tmp_path / "cache"),
+    }
     greentune = str(Path(sys.executable).with_name("greentune"))
-    args = [greentune, "schedule", "--region", "DE", "--source", "electricitymaps", "--duration", "2h", "--window", "6h"]
+    args = [
+        greentune,
+        "schedule",
+        "--region",
+        "DE",
+        "--source",
+        "electricitymaps",
+        "--duration",
+        "2h",
+        "--window",
+        "6h",
+    ]
     fs = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=120)
     pr = subprocess.run([*args, "--mode", "pr", "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert fs.returncode == 0 and pr.returncode == 0, fs.stderr + pr.stderr

@@ -9,13 +9,46 @@ from greentune.meter import ComponentEnergy, Measurement, write_codecarbon_csv
 
 # The fields of EmissionsData, in order, copied from codecarbon 3.3.2,
 # codecarbon/output_methods/emissions_data.py (the header CodeCarbon's FileOutput writes).
-CODECARBON_3_3_2_HEADER = (
-    "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,"
-    "ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,"
-    "region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,"
-    "gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
-    "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue"
-).split(",")
+CODECARBON_3_3_2_HEADER = [
+    "timestamp",
+    "project_name",
+    "run_id",
+    "experiment_id",
+    "duration",
+    "emissions",
+    "emissions_rate",
+    "cpu_power",
+    "gpu_power",
+    "ram_power",
+    "cpu_energy",
+    "gpu_energy",
+    "ram_energy",
+    "energy_consumed",
+    "water_consumed",
+    "country_name",
+    "country_iso_code",
+    "region",
+    "cloud_provider",
+    "cloud_region",
+    "os",
+    "python_version",
+    "codecarbon_version",
+    "cpu_count",
+    "cpu_model",
+    "gpu_count",
+    "gpu_model",
+    "longitude",
+    "latitude",
+    "ram_total_size",
+    "tracking_mode",
+    "cpu_utilization_percent",
+    "gpu_utilization_percent",
+    "ram_utilization_percent",
+    "ram_used_gb",
+    "on_cloud",
+    "pue",
+    "wue",
+]
 
 TRAIN = Measurement(
     name="train",
@@ -49,10 +82,21 @@ def test_header_is_codecarbons(tmp_path: Path) -> None:
 
 
 def test_values_use_codecarbon_units(tmp_path: Path) -> None:
-    hardware = {"cpu_model": "AMD EPYC 7B13", "cpu_count": 16, "ram_total_bytes": 64_000_000_000,
-                "gpu_models": ["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"]}
-    path = write_codecarbon_csv(tmp_path / "emissions.csv", [TRAIN], emissions_kg_by_window={"train": 0.5},
-                                hardware=hardware, project_name="demo", country_iso_code="DEU", pue=1.2)
+    hardware = {
+        "cpu_model": "AMD EPYC 7B13",
+        "cpu_count": 16,
+        "ram_total_bytes": 64_000_000_000,
+        "gpu_models": ["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"],
+    }
+    path = write_codecarbon_csv(
+        tmp_path / "emissions.csv",
+        [TRAIN],
+        emissions_kg_by_window={"train": 0.5},
+        hardware=hardware,
+        project_name="demo",
+        country_iso_code="DEU",
+        pue=1.2,
+    )
     (row,) = read_rows(path)[1]
     assert row["project_name"] == "demo:train"
     assert float(row["duration"]) == 100.0
@@ -70,8 +114,20 @@ def test_values_use_codecarbon_units(tmp_path: Path) -> None:
 
 def test_unknown_fields_stay_empty(tmp_path: Path) -> None:
     (row,) = read_rows(write_codecarbon_csv(tmp_path / "emissions.csv", [TRAIN]))[1]
-    for column in ("emissions", "emissions_rate", "water_consumed", "country_name", "region", "cloud_provider",
-                   "longitude", "latitude", "codecarbon_version", "on_cloud", "pue", "wue"):
+    for column in (
+        "emissions",
+        "emissions_rate",
+        "water_consumed",
+        "country_name",
+        "region",
+        "cloud_provider",
+        "longitude",
+        "latitude",
+        "codecarbon_version",
+        "on_cloud",
+        "pue",
+        "wue",
+    ):
         assert row[column] == "", column
 
 

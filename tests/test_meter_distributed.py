@@ -110,12 +110,23 @@ def test_sum_across_nodes_through_a_real_gloo_process_group() -> None:
     for rank in range(4):
         environ = {
             **{name: value for name, value in os.environ.items() if name not in RANK_VARS},
-            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "4",
-            "RANK": str(rank), "LOCAL_RANK": str(rank % 2), "LOCAL_WORLD_SIZE": "2", "OMP_NUM_THREADS": "1",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": "4",
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank % 2),
+            "LOCAL_WORLD_SIZE": "2",
+            "OMP_NUM_THREADS": "1",
         }
-        processes.append(subprocess.Popen(
-            [sys.executable, "-c", RANK_SCRIPT], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", RANK_SCRIPT],
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=180)

@@ -74,9 +74,7 @@ def test_sigkilled_meter_leaves_a_readable_log(tmp_path: Path) -> None:
 def test_sigterm_runs_the_previous_handler_after_logging_partial_windows(tmp_path: Path) -> None:
     log_path = tmp_path / "meter.jsonl"
     marker = tmp_path / "previous-handler-ran"
-    previous = (
-        f"signal.signal(signal.SIGTERM, lambda signum, frame: (open({str(marker)!r}, 'w').close(), sys.exit(3)))"
-    )
+    previous = f"signal.signal(signal.SIGTERM, lambda signum, frame: (open({str(marker)!r}, 'w').close(), sys.exit(3)))"
     child = start_child(log_path, before_meter=previous)
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=20) == 3
@@ -105,7 +103,7 @@ def test_stop_closes_the_log_with_every_window(tmp_path: Path) -> None:
             with meter.window("b"):
                 sum(range(10**5))
     records = read_log(log_path)
-    assert [r["type"] for r in records][0] == "meter_start"
+    assert next(r["type"] for r in records) == "meter_start"
     assert (records[-1]["type"], records[-1]["reason"]) == ("meter_stop", "stop")
     assert [r["name"] for r in records if r["type"] == "window"] == ["b", "a"]
     start = records[0]

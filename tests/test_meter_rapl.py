@@ -145,8 +145,13 @@ def test_permission_denied_falls_back_to_labelled_estimates_with_one_warning(tmp
         print(sorted((c.name, c.source) for c in w.measurement.components))
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[('cpu', 'estimated'), ('ram', 'estimated')]"
     warnings = [line for line in result.stderr.splitlines() if "RAPL permission denied" in line]

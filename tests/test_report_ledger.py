@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import chromium_available, open_page
 from huggingface_hub import ModelCard
-from tiny_models import run_tiny, tiny_tracking_uri
 from typer.testing import CliRunner
 
+from browser import chromium_available, open_page
 from greentune.cli.app import app
 from greentune.ledger import RunRecord, read_runs
 from greentune.report import write_report
+from tiny_models import run_tiny, tiny_tracking_uri
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
 MAX_PAGE_BYTES = 6_000_000  # plotly.js inline is ~4.8 MB; the rest must stay small
@@ -131,7 +131,7 @@ def test_write_report_api_as_the_demo_calls_it(ledger, tmp_path: Path) -> None:
     _, records = ledger
     path = write_report(records, tmp_path / "out" / "report.html")
     assert path == tmp_path / "out" / "report.html"
-    assert path.read_text().count('data-run-id=') == len(records)
+    assert path.read_text().count("data-run-id=") == len(records)
     markdown = write_report(records[:2], tmp_path / "report.md", baseline="freeze-embeddings", fmt="md").read_text()
     assert "## Against the baseline: freeze-embeddings" in markdown
 
@@ -165,7 +165,9 @@ def test_report_to_a_pipe_writes_through_it(ledger, tmp_path: Path) -> None:
     finally:
         reader.kill()
     assert code == 0 and "# greentune report" in text
-    assert stat.S_ISFIFO(pipe.stat().st_mode)  # written through, not replaced by a file (as root: /dev/stdout, /dev/null)
+    assert stat.S_ISFIFO(
+        pipe.stat().st_mode
+    )  # written through, not replaced by a file (as root: /dev/stdout, /dev/null)
 
 
 @pytest.mark.slow
@@ -222,8 +224,9 @@ def test_card_into_an_unreadable_card_or_an_empty_experiment_is_one_line(ledger,
         (["--out", str(broken)], f"error: cannot update the model card {broken}"),
         (["--experiment", "nope", "--out", str(tmp_path / "new.md")], "error: no runs in experiment 'nope'"),
     ]:
-        result = subprocess.run([GREENTUNE, "card", "baseline", "--tracking-uri", uri, *args],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [GREENTUNE, "card", "baseline", "--tracking-uri", uri, *args], capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 2
         assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert broken.read_text().startswith("---\n- metadata that is a list") and not (tmp_path / "new.md").exists()

@@ -69,7 +69,9 @@ def test_every_window_is_shaded_behind_both_rows_of_the_timeline_figure() -> Non
 
     windows = [("train" if i % 2 else "eval-loss", float(i), i + 0.5) for i in range(400)]  # a long, killed run
     timeline = Timeline(
-        t_s=[0.0, 200.0, 400.0], power_w={"cpu": [10.0, 20.0, 15.0]}, utilisation_pct={"cpu": [50.0, 90.0, 70.0]},
+        t_s=[0.0, 200.0, 400.0],
+        power_w={"cpu": [10.0, 20.0, 15.0]},
+        utilisation_pct={"cpu": [50.0, 90.0, 70.0]},
         windows=windows,
     )
     shapes = timeline_figure(timeline).layout.shapes

@@ -1,6 +1,6 @@
 """Flexible Start and Pause & Resume against brute force on small random series."""
 
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import numpy as np
 from hypothesis import given, settings
@@ -13,13 +13,13 @@ intensities = st.lists(st.integers(0, 900), min_size=1, max_size=9).map(lambda v
 
 def cost(slots, intensity, energies, pause_kwh=0.0):
     slots = list(slots)
-    resumes = [b for a, b in zip(slots, slots[1:]) if b != a + 1]
+    resumes = [b for a, b in pairwise(slots) if b != a + 1]
     return float(np.dot(energies, intensity[slots])) + pause_kwh * float(sum(intensity[r] for r in resumes))
 
 
 def segments(slots):
     runs = [[slots[0]]]
-    for a, b in zip(slots, slots[1:]):
+    for a, b in pairwise(slots):
         if b == a + 1:
             runs[-1].append(b)
         else:
@@ -30,9 +30,11 @@ def segments(slots):
 def allowed(slots, total, min_run, max_pauses, delay):
     runs = segments(list(slots))
     pauses = len(runs) - 1
-    return (all(len(run) >= min_run for run in runs)
-            and (max_pauses is None or pauses <= max_pauses)
-            and slots[-1] + 1 + pauses * delay <= total + 1e-9)
+    return (
+        all(len(run) >= min_run for run in runs)
+        and (max_pauses is None or pauses <= max_pauses)
+        and slots[-1] + 1 + pauses * delay <= total + 1e-9
+    )
 
 
 @st.composite
@@ -76,15 +78,27 @@ def test_pause_resume_measured_profile_matches_brute_force(problem):
 
 
 @settings(max_examples=300, deadline=None)
-@given(problems(), st.integers(1, 4), st.floats(0, 3), st.one_of(st.none(), st.integers(0, 3)), st.sampled_from([0.0, 0.25, 1.0]))
+@given(
+    problems(),
+    st.integers(1, 4),
+    st.floats(0, 3),
+    st.one_of(st.none(), st.integers(0, 3)),
+    st.sampled_from([0.0, 0.25, 1.0]),
+)
 def test_pause_resume_with_rules_matches_brute_force(problem, min_run, pause_kwh, max_pauses, delay):
     intensity, energies = problem
     total, jobs = len(intensity), len(energies)
     effective_run = min(min_run, jobs)
     feasible = [c for c in combinations(range(total), jobs) if allowed(c, total, effective_run, max_pauses, delay)]
     brute = min(cost(c, intensity, energies, pause_kwh) for c in feasible)
-    chosen = choose_slots(intensity, energies, min_segment_slots=min_run, pause_kwh=pause_kwh,
-                          max_pauses=max_pauses, pause_delay_slots=delay)
+    chosen = choose_slots(
+        intensity,
+        energies,
+        min_segment_slots=min_run,
+        pause_kwh=pause_kwh,
+        max_pauses=max_pauses,
+        pause_delay_slots=delay,
+    )
     assert allowed(chosen, total, effective_run, max_pauses, delay)
     assert np.isclose(cost(chosen, intensity, energies, pause_kwh), brute)
 

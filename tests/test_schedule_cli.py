@@ -9,7 +9,18 @@ from pathlib import Path
 import pytest
 
 GREENTUNE = str(Path(sys.executable).with_name("greentune"))
-ACCEPTANCE = ["schedule", "--region", "DE", "--start", "2020-06-01T00:00", "--duration", "6h", "--window", "24h", "--json"]
+ACCEPTANCE = [
+    "schedule",
+    "--region",
+    "DE",
+    "--start",
+    "2020-06-01T00:00",
+    "--duration",
+    "6h",
+    "--window",
+    "24h",
+    "--json",
+]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -37,13 +48,30 @@ def test_pause_and_resume_saves_at_least_as_much(fs_and_pr):
     fs, pr = fs_and_pr
     assert pr["savings_pct"] >= fs["savings_pct"] - 1e-9
     assert datetime.fromisoformat(pr["end"]) <= datetime.fromisoformat(pr["deadline"])
-    assert sum(datetime.fromisoformat(s["end"]).timestamp() - datetime.fromisoformat(s["start"]).timestamp()
-               for s in pr["segments"]) == 6 * 3600
+    assert (
+        sum(
+            datetime.fromisoformat(s["end"]).timestamp() - datetime.fromisoformat(s["start"]).timestamp()
+            for s in pr["segments"]
+        )
+        == 6 * 3600
+    )
 
 
 def test_regions_are_compared_and_a_region_without_a_series_is_labelled():
-    result = run("schedule", "--regions", "DE,FR,PL,SE", "--start", "2020-06-01T00:00", "--duration", "6h",
-                 "--window", "24h", "--mode", "pr", "--json")
+    result = run(
+        "schedule",
+        "--regions",
+        "DE,FR,PL,SE",
+        "--start",
+        "2020-06-01T00:00",
+        "--duration",
+        "6h",
+        "--window",
+        "24h",
+        "--mode",
+        "pr",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["regions"]
     assert [row["region"] for row in rows if not row["series_backed"]] == ["SE"]
@@ -51,32 +79,46 @@ def test_regions_are_compared_and_a_region_without_a_series_is_labelled():
 
 
 def test_human_output_names_mode_source_and_savings():
-    result = run(*ACCEPTANCE[:-1], "--mode", "pr", "--min-segment", "1h", "--max-pauses", "2", "--checkpoint", "90s",
-                 "--checkpoint-kwh", "0.01")
+    result = run(
+        *ACCEPTANCE[:-1],
+        "--mode",
+        "pr",
+        "--min-segment",
+        "1h",
+        "--max-pauses",
+        "2",
+        "--checkpoint",
+        "90s",
+        "--checkpoint-kwh",
+        "0.01",
+    )
     assert result.returncode == 0, result.stderr
     assert "Pause & Resume" in result.stdout and "ENTSO-E" in result.stdout and "saves" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--duration", "6 hours"], "cannot read duration"),
-    (["--region", "XX"], "no ENTSO-E data for region 'XX'"),
-    (["--source", "nowhere"], "unknown source 'nowhere'"),
-    (["--max-duration", "4h"], "shorter than the job"),
-    (["--start", "2016-06-01T00:00"], "no ENTSO-E data for DE in 2016"),
-    (["--start", "2020-12-31T12:00"], "no ENTSO-E data for DE in 2021"),
-    (["--source", "electricitymaps"], "deadline .* has passed"),
-    (["--mode", "later"], "unknown mode"),
-    (["--start", "June"], "cannot read --start"),
-    (["--tz", "../../etc/passwd"], "unknown time zone"),
-    (["--start", "9999-12-31T23:00"], "past the year 9999"),
-    (["--duration", "99999999999d"], "past the year 9999"),
-    (["--kind", "hourly"], "unknown kind 'hourly'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "6 hours"], "cannot read duration"),
+        (["--region", "XX"], "no ENTSO-E data for region 'XX'"),
+        (["--source", "nowhere"], "unknown source 'nowhere'"),
+        (["--max-duration", "4h"], "shorter than the job"),
+        (["--start", "2016-06-01T00:00"], "no ENTSO-E data for DE in 2016"),
+        (["--start", "2020-12-31T12:00"], "no ENTSO-E data for DE in 2021"),
+        (["--source", "electricitymaps"], "deadline .* has passed"),
+        (["--mode", "later"], "unknown mode"),
+        (["--start", "June"], "cannot read --start"),
+        (["--tz", "../../etc/passwd"], "unknown time zone"),
+        (["--start", "9999-12-31T23:00"], "past the year 9999"),
+        (["--duration", "99999999999d"], "past the year 9999"),
+        (["--kind", "hourly"], "unknown kind 'hourly'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
     import re
 
     base = {"--region": "DE", "--start": "2020-06-01T00:00", "--duration": "6h", "--window": "24h"}
-    for flag, value in zip(args[::2], args[1::2]):
+    for flag, value in zip(args[::2], args[1::2], strict=False):
         base[flag] = value
     result = run("schedule", *[part for pair in base.items() for part in pair])
     assert result.returncode == 2
@@ -90,13 +132,31 @@ def test_csv_source_with_a_measured_power_timeline_and_a_percent_window(tmp_path
     grid.write_text("timestamp,intensity_gco2eq_per_kwh\n" + "\n".join(rows) + "\n")
     power = tmp_path / "power.csv"
     power.write_text("elapsed_s,power_w\n0,2000\n3600,2000\n7200,2000\n")
-    result = run("schedule", "--region", "ZZ", "--source", f"csv:{grid}", "--kind", "marginal", "--start",
-                 "2024-01-01T00:00", "--timeline", str(power), "--window", "200%", "--mode", "fs", "--json")
+    result = run(
+        "schedule",
+        "--region",
+        "ZZ",
+        "--source",
+        f"csv:{grid}",
+        "--kind",
+        "marginal",
+        "--start",
+        "2024-01-01T00:00",
+        "--timeline",
+        str(power),
+        "--window",
+        "200%",
+        "--mode",
+        "fs",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["start"] == "2024-01-01T04:00:00+00:00" and plan["kind"] == "marginal"
     assert plan["energy_kwh"] == pytest.approx(4.0)
-    assert plan["emissions_now_gco2eq"] == pytest.approx(4.0 * 900) and plan["emissions_plan_gco2eq"] == pytest.approx(400)
+    assert plan["emissions_now_gco2eq"] == pytest.approx(4.0 * 900) and plan["emissions_plan_gco2eq"] == pytest.approx(
+        400
+    )
     assert any("read as UTC" in note for note in plan["notes"]) and "grid.csv" in plan["source"]
 
 
@@ -111,7 +171,10 @@ def test_unreadable_timelines_and_series_are_one_line(tmp_path):
     for args, message in [
         ([*start, "--timeline", write("header.csv", b"elapsed_s,power_w\n")], "has no rows"),
         ([*start, "--timeline", write("short.csv", b"elapsed_s,power_w\n0,100\n3600\n")], "cannot read power timeline"),
-        ([*start, "--timeline", write("nan.csv", b"elapsed_s,power_w\n0,nan\n3600,100\n")], "finite, non-negative power"),
+        (
+            [*start, "--timeline", write("nan.csv", b"elapsed_s,power_w\n0,nan\n3600,100\n")],
+            "finite, non-negative power",
+        ),
         ([*grid, "--source", "csv:" + write("grid.csv", b"\xff\xfe\x00")], "cannot read"),
         ([*grid, "--source", "csv:" + write("short-grid.csv", short_grid)], "missing slots"),
     ]:

@@ -79,8 +79,13 @@ def test_plan_times_across_the_fall_back_night_are_real_hours():
 
 
 def test_measured_power_timeline_sets_the_energy_per_slot():
-    ramp = Job(start=T0, duration_s=7200, window_s=3600, timeline_elapsed_s=(0.0, 3600.0, 7200.0),
-               timeline_power_w=(0.0, 1000.0, 3000.0))
+    ramp = Job(
+        start=T0,
+        duration_s=7200,
+        window_s=3600,
+        timeline_elapsed_s=(0.0, 3600.0, 7200.0),
+        timeline_power_w=(0.0, 1000.0, 3000.0),
+    )
     assert ramp.energy_per_slot_kwh(3600).tolist() == pytest.approx([0.5, 2.0])
     # the heavy second hour should land on the clean slot: start at 00:00 puts it on 100
     plan = flexible_start(series([900, 100, 900]), ramp)
@@ -104,8 +109,10 @@ def test_bad_jobs_are_refused():
         flexible_start(series([1, 2]), job(1, 1), pue=0.5)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("6h", 21600), ("90m", 5400), ("1d12h", 129600), ("1.5h", 5400),
-                                               ("45s", 45), ("8D", 691200), ("30min", 1800)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("6h", 21600), ("90m", 5400), ("1d12h", 129600), ("1.5h", 5400), ("45s", 45), ("8D", 691200), ("30min", 1800)],
+)
 def test_parse_duration(text, seconds):
     assert parse_duration_s(text) == seconds
 

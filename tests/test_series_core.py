@@ -28,7 +28,9 @@ def test_gap_is_an_error_unless_a_fill_is_named():
     with pytest.raises(GreentuneError, match="1 missing slots.*02:00"):
         IntensitySeries.from_points(times, values, kind="average", source="t", region="XX")
     ffilled = IntensitySeries.from_points(times, values, kind="average", source="t", region="XX", fill="ffill")
-    interpolated = IntensitySeries.from_points(times, values, kind="average", source="t", region="XX", fill="interpolate")
+    interpolated = IntensitySeries.from_points(
+        times, values, kind="average", source="t", region="XX", fill="interpolate"
+    )
     assert ffilled.values_gco2eq_per_kwh.tolist() == [100, 200, 200, 400, 500]
     assert interpolated.values_gco2eq_per_kwh.tolist() == [100, 200, 300, 400, 500]
 
@@ -45,7 +47,9 @@ def test_duplicates_negative_values_and_unknown_kind_are_refused():
     with pytest.raises(GreentuneError, match="negative"):
         hourly(start, [100.0, -5.0])
     with pytest.raises(GreentuneError, match="kind"):
-        IntensitySeries.from_points([start, start + timedelta(hours=1)], [1.0, 2.0], kind="hourly", source="t", region="XX")
+        IntensitySeries.from_points(
+            [start, start + timedelta(hours=1)], [1.0, 2.0], kind="hourly", source="t", region="XX"
+        )
 
 
 def test_spring_forward_day_has_23_hourly_slots_in_berlin():
@@ -63,7 +67,10 @@ def test_spring_forward_day_has_23_hourly_slots_in_berlin():
 def test_fall_back_hour_appears_twice_with_different_offsets():
     start = datetime(2020, 10, 25, 0, tzinfo=UTC)  # 02:00 CEST
     series = hourly(start, [10.0, 20.0, 30.0], tz=BERLIN)
-    assert [series.slot_start(i).isoformat() for i in range(2)] == ["2020-10-25T02:00:00+02:00", "2020-10-25T02:00:00+01:00"]
+    assert [series.slot_start(i).isoformat() for i in range(2)] == [
+        "2020-10-25T02:00:00+02:00",
+        "2020-10-25T02:00:00+01:00",
+    ]
     assert series.slot_of(datetime(2020, 10, 25, 2, 30, fold=1, tzinfo=BERLIN)) == 1
 
 
@@ -109,8 +116,9 @@ def test_csv_loader_errors(tmp_path):
 def test_timeline_is_split_at_slot_boundaries_and_multiplied_by_pue():
     series = hourly(datetime(2020, 1, 1, tzinfo=UTC), [100.0, 300.0])
     # 2 kWh evenly over 00:30–01:30: half at 100, half at 300 → 400 g, × PUE 1.5 = 600 g
-    result = timeline_emissions([(datetime(2020, 1, 1, 0, 30, tzinfo=UTC), datetime(2020, 1, 1, 1, 30, tzinfo=UTC), 2.0)],
-                                series, pue=1.5)
+    result = timeline_emissions(
+        [(datetime(2020, 1, 1, 0, 30, tzinfo=UTC), datetime(2020, 1, 1, 1, 30, tzinfo=UTC), 2.0)], series, pue=1.5
+    )
     assert result.energy_kwh == 2.0
     assert result.emissions_gco2eq == pytest.approx(600.0)
     assert result.mean_intensity_gco2eq_per_kwh == pytest.approx(200.0)
@@ -120,8 +128,11 @@ def test_timeline_is_split_at_slot_boundaries_and_multiplied_by_pue():
 def test_timeline_from_power_samples_across_fall_back():
     series = hourly(datetime(2020, 10, 25, 0, tzinfo=UTC), [100.0, 200.0], tz=BERLIN)
     # 02:00 CEST to 02:00 CET is one real hour apart: one hour at 1 kW per slot
-    times = [datetime(2020, 10, 25, 2, tzinfo=BERLIN), datetime(2020, 10, 25, 2, fold=1, tzinfo=BERLIN),
-             datetime(2020, 10, 25, 3, tzinfo=BERLIN)]
+    times = [
+        datetime(2020, 10, 25, 2, tzinfo=BERLIN),
+        datetime(2020, 10, 25, 2, fold=1, tzinfo=BERLIN),
+        datetime(2020, 10, 25, 3, tzinfo=BERLIN),
+    ]
     result = timeline_emissions(intervals_from_power(times, [1000.0, 1000.0, 1000.0]), series)
     assert result.energy_kwh == pytest.approx(2.0)
     assert result.emissions_gco2eq == pytest.approx(300.0)

@@ -27,7 +27,7 @@ def test_germany_2020_is_a_full_year_of_quarter_hours_within_bounds(germany_2020
     assert len(values) == 366 * 96
     assert germany_2020.slot_start(0) == datetime(2020, 1, 1, tzinfo=BERLIN)
     assert germany_2020.end_utc == datetime(2021, 1, 1, tzinfo=BERLIN)
-    assert 50 <= values.min() and values.max() <= 900
+    assert values.min() >= 50 and values.max() <= 900
     assert germany_2020.kind == "average" and "ENTSO-E" in germany_2020.source and "AR5" in germany_2020.source
 
 
@@ -44,13 +44,27 @@ def test_every_entsoe_fuel_in_the_shipped_data_has_a_cited_factor():
     assert all(row["source"] and row["year"] for row in rows)
     mapped = {name for row in rows for name in row["entsoe_psr_types"].split("|")}
     assert len(mapped) == sum(len(row["entsoe_psr_types"].split("|")) for row in rows)  # each fuel mapped once
-    assert {"Fossil Gas", "Fossil Brown coal/Lignite", "Nuclear", "Solar", "Wind Onshore", "Hydro Pumped Storage"} <= mapped
+    assert {
+        "Fossil Gas",
+        "Fossil Brown coal/Lignite",
+        "Nuclear",
+        "Solar",
+        "Wind Onshore",
+        "Hydro Pumped Storage",
+    } <= mapped
 
 
 def test_intensity_is_the_generation_weighted_mean_and_minor_missing_fuels_count_as_zero():
     index = pd.date_range("2020-01-01", periods=3, freq="h", tz="UTC")
-    frame = pd.DataFrame({"Fossil Gas": [100.0, 100.0, np.nan], "Nuclear": [100.0, 100.0, 100.0],
-                          "Solar": [np.nan, 1.0, 0.0], "Hydro Pumped Storage": [-50.0, 0.0, 0.0]}, index=index)
+    frame = pd.DataFrame(
+        {
+            "Fossil Gas": [100.0, 100.0, np.nan],
+            "Nuclear": [100.0, 100.0, 100.0],
+            "Solar": [np.nan, 1.0, 0.0],
+            "Hydro Pumped Storage": [-50.0, 0.0, 0.0],
+        },
+        index=index,
+    )
     intensity = generation_to_intensity(frame)
     assert intensity.iloc[0] == pytest.approx((100 * 490 + 100 * 12) / 200)
     assert intensity.iloc[1] == pytest.approx((100 * 490 + 100 * 12 + 48) / 201)
@@ -58,7 +72,10 @@ def test_intensity_is_the_generation_weighted_mean_and_minor_missing_fuels_count
 
 
 def test_a_gap_inside_the_span_needs_a_fill_but_one_outside_does_not():
-    start, end = datetime(2020, 3, 29, tzinfo=ZoneInfo("Europe/Paris")), datetime(2020, 3, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    start, end = (
+        datetime(2020, 3, 29, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(2020, 3, 30, tzinfo=ZoneInfo("Europe/Paris")),
+    )
     with pytest.raises(GreentuneError, match="missing slots.*fill"):
         load_entsoe("FR", start, end)
     filled = load_entsoe("FR", start, end, fill="interpolate")

@@ -56,7 +56,12 @@ def test_set_overrides_dotted_keys_with_yaml_values(tmp_path: Path) -> None:
     path = write_spec(tmp_path / "spec.yaml", {"train": {"epochs": 3}})
     spec = load_spec(
         path,
-        ["train.epochs=1.5", "strategies.early_stopping.enabled=true", "strategies.batch_size=auto", "site.location=FR"],
+        [
+            "train.epochs=1.5",
+            "strategies.early_stopping.enabled=true",
+            "strategies.batch_size=auto",
+            "site.location=FR",
+        ],
     )
     assert spec.train.epochs == 1.5
     assert spec.strategies.early_stopping.enabled is True

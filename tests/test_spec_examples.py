@@ -15,8 +15,16 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yam
 
 def test_the_replications_are_all_there() -> None:
     names = {path.stem for path in EXAMPLES}
-    for expected in ("bart-large-samsum", "pegasus-xsum", "t5-base-cnn-dailymail", "prophetnet-cnn-dailymail",
-                     "led-arxiv", "bigbird-pegasus-pubmed", "reddit-tifu", "gpu-bart-large-shaped"):
+    for expected in (
+        "bart-large-samsum",
+        "pegasus-xsum",
+        "t5-base-cnn-dailymail",
+        "prophetnet-cnn-dailymail",
+        "led-arxiv",
+        "bigbird-pegasus-pubmed",
+        "reddit-tifu",
+        "gpu-bart-large-shaped",
+    ):
         assert expected in names
 
 

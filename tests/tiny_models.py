@@ -30,7 +30,12 @@ TINY_BART = {
 def tiny_spec_dict(root: Path, experiment: str = "tiny") -> dict[str, Any]:
     """A spec that trains 2 steps and evaluates once on 8 ACLSum validation pairs; ledger under `root`."""
     return {
-        "model": {"name": "bart", "random_init": True, "tokenizer": "minilm-bert2bert", "config_overrides": dict(TINY_BART)},
+        "model": {
+            "name": "bart",
+            "random_init": True,
+            "tokenizer": "minilm-bert2bert",
+            "config_overrides": dict(TINY_BART),
+        },
         "data": {
             "name": "aclsum",
             "aspects": ["challenge", "outcome"],

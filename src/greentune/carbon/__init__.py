@@ -22,17 +22,17 @@ from greentune.carbon.timeline import TimelineEmissions, intervals_from_power, t
 from greentune.carbon.watttime import SignalIndex, WattTime, lbs_per_mwh_to_g_per_kwh
 
 __all__ = [
+    "FILLS",
+    "KINDS",
     "Accounting",
     "DataRow",
     "ElectricityMaps",
     "EnergyEstimate",
     "Equivalent",
-    "FILLS",
     "Fill",
     "Hardware",
     "Input",
     "IntensitySeries",
-    "KINDS",
     "Kind",
     "LatestIntensity",
     "Price",

@@ -88,7 +88,12 @@ def _embodied(
     total_kg = embodied_kgco2e if embodied_kgco2e is not None else hardware.embodied_kgco2e
     years = lifetime_years if lifetime_years is not None else hardware.lifetime_years
     if total_kg is None:
-        return None, [], [], [f"no published embodied figure for {hardware.name}; give embodied_kgco2e (CLI: --embodied-kg)"]
+        return (
+            None,
+            [],
+            [],
+            [f"no published embodied figure for {hardware.name}; give embodied_kgco2e (CLI: --embodied-kg)"],
+        )
     if years is None:
         raise GreentuneError(f"no published lifetime for {hardware.name}; give lifetime_years (CLI: --lifetime-years)")
     te_source = "given by the user" if embodied_kgco2e is not None else hardware.embodied_source
@@ -99,8 +104,22 @@ def _embodied(
     else:
         grams = embodied_gco2eq(total_kg, duration_s, lifetime_s(years)) * count / devices
     inputs = [
-        Input("embodied emissions TE", total_kg, "kgCO2eq", te_source, hardware.year if embodied_kgco2e is None else "", "estimated"),
-        Input("expected lifetime EL", years, "years", el_source, hardware.year if lifetime_years is None else "", "estimated"),
+        Input(
+            "embodied emissions TE",
+            total_kg,
+            "kgCO2eq",
+            te_source,
+            hardware.year if embodied_kgco2e is None else "",
+            "estimated",
+        ),
+        Input(
+            "expected lifetime EL",
+            years,
+            "years",
+            el_source,
+            hardware.year if lifetime_years is None else "",
+            "estimated",
+        ),
         Input("time reserved TiR", duration_s, "s", "job duration", "", "measured"),
         Input("resources reserved RR / total ToR", f"{count} / {devices}", "devices", hardware.name, "", "estimated"),
     ]
@@ -140,7 +159,14 @@ def account(
         Input("energy", energy, "kWh", "meter" if energy_source == "measured" else "estimate", "", energy_source),
         Input("duration", duration, "s", "meter" if energy_source == "measured" else "estimate", "", energy_source),
         Input("PUE", site.pue, "ratio", site.pue_source, site.pue_year, "estimated"),
-        Input("grid intensity", site.intensity_gco2eq_per_kwh, "gCO2eq/kWh", site.intensity_source, site.intensity_year, "estimated"),
+        Input(
+            "grid intensity",
+            site.intensity_gco2eq_per_kwh,
+            "gCO2eq/kWh",
+            site.intensity_source,
+            site.intensity_year,
+            "estimated",
+        ),
     ]
     rows = list(site.rows)
     notes = [site.note] if site.note else []
@@ -151,14 +177,32 @@ def account(
         if price is None:
             regions = sorted({p.region or "any region" for p in site.sku_prices if p.pricing == pricing})
             have = f"prices exist for: {', '.join(regions)}" if regions else f"no {pricing} price is published for it"
-            notes.append(f"no {pricing} price for {site.sku} in {site.region or 'this location'} ({have}); add one with --prices FILE")
+            notes.append(
+                f"no {pricing} price for {site.sku} in {site.region or 'this location'} ({have}); add one with --prices FILE"
+            )
         else:
             instances = instances_for(count, price.accelerator_count)
             cost = cost_usd(duration / 3600.0, price.usd_per_hour, instances)
-            inputs.append(Input(f"price of {price.sku} ({price.pricing}, {price.region or 'region not stated'})",
-                                price.usd_per_hour, "USD/h", price.source, f"{price.year} (price date {price.date})", "estimated"))
-            inputs.append(Input("instances billed", instances, "instances",
-                                f"{count} device(s) on {price.accelerator_count or count} per instance", "", "estimated"))
+            inputs.append(
+                Input(
+                    f"price of {price.sku} ({price.pricing}, {price.region or 'region not stated'})",
+                    price.usd_per_hour,
+                    "USD/h",
+                    price.source,
+                    f"{price.year} (price date {price.date})",
+                    "estimated",
+                )
+            )
+            inputs.append(
+                Input(
+                    "instances billed",
+                    instances,
+                    "instances",
+                    f"{count} device(s) on {price.accelerator_count or count} per instance",
+                    "",
+                    "estimated",
+                )
+            )
             rows.append(price.data_row())
             if site.region and not price.region:
                 notes.append(f"the price of {price.sku} has no region; used it for {site.region}")
@@ -166,7 +210,8 @@ def account(
     embodied = None
     if embodied_hardware is not None:
         embodied, embodied_inputs, embodied_rows, embodied_notes = _embodied(
-            embodied_hardware, duration, count, embodied_kgco2e, lifetime_years)
+            embodied_hardware, duration, count, embodied_kgco2e, lifetime_years
+        )
         inputs += embodied_inputs
         rows += embodied_rows
         notes += embodied_notes

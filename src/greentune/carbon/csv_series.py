@@ -28,19 +28,25 @@ def load_csv_series(
     """Read an intensity series from `path`; a missing kind is an error, not a guess."""
     path = Path(path)
     if not path.is_file():
-        raise GreentuneError(f"no CSV file at {path}; give the path of a file with columns {', '.join(REQUIRED_COLUMNS)}")
+        raise GreentuneError(
+            f"no CSV file at {path}; give the path of a file with columns {', '.join(REQUIRED_COLUMNS)}"
+        )
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle, restval=""))  # a short row reads as empty cells, not None
     except (OSError, UnicodeDecodeError) as error:
-        raise GreentuneError(f"cannot read {path} ({error}); give a UTF-8 CSV file with columns {', '.join(REQUIRED_COLUMNS)}") from None
+        raise GreentuneError(
+            f"cannot read {path} ({error}); give a UTF-8 CSV file with columns {', '.join(REQUIRED_COLUMNS)}"
+        ) from None
     if not rows or any(column not in rows[0] for column in REQUIRED_COLUMNS):
         raise GreentuneError(f"{path} needs a header with columns {', '.join(REQUIRED_COLUMNS)} and at least one row")
     times, values = [], []
     for number, row in enumerate(rows, start=2):
         try:
             times.append(datetime.fromisoformat(row["timestamp"].strip()))
-            values.append(float(row["intensity_gco2eq_per_kwh"]) if row["intensity_gco2eq_per_kwh"].strip() else float("nan"))
+            values.append(
+                float(row["intensity_gco2eq_per_kwh"]) if row["intensity_gco2eq_per_kwh"].strip() else float("nan")
+            )
         except ValueError as error:
             raise GreentuneError(f"{path}, line {number}: {error}") from None
     kind = kind or rows[0].get("kind") or None

@@ -35,7 +35,6 @@ class LatestIntensity:
     emission_factor_type: str
 
 
-
 class ElectricityMaps:
     """Client for one API key; every method returns gCO2eq/kWh."""
 
@@ -46,14 +45,23 @@ class ElectricityMaps:
         self.base_url = (base_url or os.environ.get("GREENTUNE_ELECTRICITYMAPS_URL") or DEFAULT_URL).rstrip("/")
 
     def _get(self, endpoint: str, params: dict[str, str], ttl_s: float) -> Any:
-        return get_json(f"{self.base_url}/carbon-intensity/{endpoint}", params=params,
-                        headers={"auth-token": self.api_key}, ttl_s=ttl_s)
+        return get_json(
+            f"{self.base_url}/carbon-intensity/{endpoint}",
+            params=params,
+            headers={"auth-token": self.api_key},
+            ttl_s=ttl_s,
+        )
 
     def latest(self, zone: str) -> LatestIntensity:
         """The zone's newest intensity."""
         data = self._get("latest", {"zone": zone}, RECENT_TTL_S)
-        return LatestIntensity(zone, parse_api_time(data["datetime"]), float(data["carbonIntensity"]),
-                               bool(data.get("isEstimated", False)), data.get("emissionFactorType", "lifecycle"))
+        return LatestIntensity(
+            zone,
+            parse_api_time(data["datetime"]),
+            float(data["carbonIntensity"]),
+            bool(data.get("isEstimated", False)),
+            data.get("emissionFactorType", "lifecycle"),
+        )
 
     def history(self, zone: str, *, fill: Fill | None = None) -> IntensitySeries:
         """The past 24 hours, hourly."""

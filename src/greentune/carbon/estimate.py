@@ -40,7 +40,11 @@ def _assumption(name: str) -> tuple[float, Input, DataRow]:
     for row in read_table("estimate_assumptions"):
         if row["name"] == name:
             value = float(row["value"])
-            return value, Input(name, value, row["unit"], row["source"], row["year"], "estimated"), data_row("estimate_assumptions", name, row)
+            return (
+                value,
+                Input(name, value, row["unit"], row["source"], row["year"], "estimated"),
+                data_row("estimate_assumptions", name, row),
+            )
     raise GreentuneError(f"estimate_assumptions.csv lacks {name!r}; reinstall greentune")
 
 
@@ -60,15 +64,28 @@ def estimate_energy(
     device = lookup_hardware(hardware)
     if not isinstance(count, int) or count < 1:
         raise GreentuneError(f"count must be a whole number ≥ 1, got {count!r}")
-    modes = [name for name, given in (("--hours", hours is not None), ("--flops", flops is not None),
-                                      ("--params/--tokens", params is not None or tokens is not None)) if given]
+    modes = [
+        name
+        for name, given in (
+            ("--hours", hours is not None),
+            ("--flops", flops is not None),
+            ("--params/--tokens", params is not None or tokens is not None),
+        )
+        if given
+    ]
     if len(modes) != 1:
-        raise GreentuneError("give exactly one of --hours, --flops, or --params with --tokens"
-                             + (f" (got {' and '.join(modes)})" if modes else ""))
+        raise GreentuneError(
+            "give exactly one of --hours, --flops, or --params with --tokens"
+            + (f" (got {' and '.join(modes)})" if modes else "")
+        )
     if device.power_w is None:
-        raise GreentuneError(f"{device.name} has no published power figure; pick a device (GPU, TPU or CPU), not a chassis")
-    inputs = [Input(f"power of {device.name}", device.power_w, "W", device.source, device.year, "estimated"),
-              Input("devices", count, "devices", "given by the user", "", "estimated")]
+        raise GreentuneError(
+            f"{device.name} has no published power figure; pick a device (GPU, TPU or CPU), not a chassis"
+        )
+    inputs = [
+        Input(f"power of {device.name}", device.power_w, "W", device.source, device.year, "estimated"),
+        Input("devices", count, "devices", "given by the user", "", "estimated"),
+    ]
     rows = [device.data_row()]
     assumptions = [f"each {device.name} draws {device.power_w:g} W (its TDP or published power) for the whole job"]
 
@@ -90,9 +107,12 @@ def estimate_energy(
             per_token, per_token_input, per_token_row = _assumption("training_flops_per_param_token")
             total_flops = per_token * n * d * e
             method, mfu_name = "params_tokens", "mfu_params_tokens"
-            inputs += [Input("parameters N", n, "", "given by the user", "", "estimated"),
-                       Input("tokens D per epoch", d, "", "given by the user", "", "estimated"),
-                       Input("epochs", e, "", "given by the user", "", "estimated"), per_token_input]
+            inputs += [
+                Input("parameters N", n, "", "given by the user", "", "estimated"),
+                Input("tokens D per epoch", d, "", "given by the user", "", "estimated"),
+                Input("epochs", e, "", "given by the user", "", "estimated"),
+                per_token_input,
+            ]
             rows.append(per_token_row)
             assumptions.append(f"training FLOPs = {per_token:g} × N × D × epochs = {total_flops:.4g}")
         if precision not in PRECISIONS:
@@ -100,9 +120,20 @@ def estimate_energy(
         peak = device.peak(precision)
         if peak is None:
             listed = ", ".join(device.peak_tflops) or "none"
-            raise GreentuneError(f"{device.name} has no published {precision} peak (listed: {listed}); pass --precision")
+            raise GreentuneError(
+                f"{device.name} has no published {precision} peak (listed: {listed}); pass --precision"
+            )
         used_precision, peak_tflops = peak
-        inputs.append(Input(f"peak {used_precision} throughput of {device.name}", peak_tflops, "TFLOPS", device.source, device.year, "estimated"))
+        inputs.append(
+            Input(
+                f"peak {used_precision} throughput of {device.name}",
+                peak_tflops,
+                "TFLOPS",
+                device.source,
+                device.year,
+                "estimated",
+            )
+        )
         if mfu is None:
             utilisation, mfu_input, mfu_row = _assumption(mfu_name)
             inputs.append(mfu_input)
@@ -112,7 +143,9 @@ def estimate_energy(
             utilisation = require_positive("MFU", mfu, "")
             if utilisation > 1:
                 raise GreentuneError(f"MFU is a fraction of peak throughput, at most 1; got {utilisation:g}")
-            inputs.append(Input("model-FLOPs utilisation", utilisation, "fraction of peak", "given by the user", "", "estimated"))
+            inputs.append(
+                Input("model-FLOPs utilisation", utilisation, "fraction of peak", "given by the user", "", "estimated")
+            )
         duration_s = total_flops / (peak_tflops * 1e12 * count * utilisation)
 
     energy_kwh = device.power_w * count * duration_s / 3.6e6

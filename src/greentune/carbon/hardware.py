@@ -50,7 +50,11 @@ class Hardware:
 def _accelerators() -> list[tuple[list[str], Hardware]]:
     entries = []
     for row in read_table("accelerators"):
-        peaks = {p: v for p in PRECISIONS if (v := optional_float(row[f"{p}_tflops" if p != "int8" else "int8_tops"])) is not None}
+        peaks = {
+            p: v
+            for p in PRECISIONS
+            if (v := optional_float(row[f"{p}_tflops" if p != "int8" else "int8_tops"])) is not None
+        }
         hardware = Hardware(
             name=row["name"],
             kind=row["kind"],
@@ -74,8 +78,18 @@ def _cpus() -> list[tuple[list[str], Hardware]]:
     if not has_table("cpu_tdp"):
         return []
     return [
-        ([row["name"]], Hardware(name=row["name"], kind="cpu", vendor=row["vendor"], power_w=optional_float(row["tdp_w"]),
-                                 memory_gb=None, source=row["source"], year=row["year"]))
+        (
+            [row["name"]],
+            Hardware(
+                name=row["name"],
+                kind="cpu",
+                vendor=row["vendor"],
+                power_w=optional_float(row["tdp_w"]),
+                memory_gb=None,
+                source=row["source"],
+                year=row["year"],
+            ),
+        )
         for row in read_table("cpu_tdp")
     ]
 
@@ -92,7 +106,7 @@ def _without_vendor(key: str) -> str:
         stripped = False
         for word in _VENDOR_WORDS:
             if key.startswith(word) and len(key) > len(word):
-                key, stripped = key[len(word):], True
+                key, stripped = key[len(word) :], True
     return key
 
 
@@ -111,4 +125,6 @@ def lookup_hardware(name: str) -> Hardware:
 
 def embodied_citation(hardware: Hardware) -> DataRow:
     """The citation of `hardware`'s embodied figure."""
-    return data_row("accelerators", f"{hardware.name} (embodied)", {"source": hardware.embodied_source, "year": hardware.year})
+    return data_row(
+        "accelerators", f"{hardware.name} (embodied)", {"source": hardware.embodied_source, "year": hardware.year}
+    )

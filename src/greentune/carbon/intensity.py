@@ -99,8 +99,10 @@ def _place(location: str | None) -> tuple[str, str, Row, DataRow, str | None, st
         found = _country(default)
         assert found is not None, "default location must be in grid_intensity_countries.csv"
         code, row = found
-        note = (f"no location given: used the {row['name'].lower()} average grid intensity "
-                f"({float(row['intensity_gco2eq_per_kwh']):g} gCO2eq/kWh, {row['year']}); pass a region for a real figure")
+        note = (
+            f"no location given: used the {row['name'].lower()} average grid intensity "
+            f"({float(row['intensity_gco2eq_per_kwh']):g} gCO2eq/kWh, {row['year']}); pass a region for a real figure"
+        )
         return code, row["name"], row, data_row("grid_intensity_countries", code, row), None, None, True, note
     text = location.strip()
     if ":" in text:
@@ -117,8 +119,12 @@ def _place(location: str | None) -> tuple[str, str, Row, DataRow, str | None, st
     if sub:
         code = sub["code"]
         return code, sub["name"], sub, data_row("grid_intensity_subnational", code, sub), None, None, False, ""
-    raise unknown("location", text, all_locations(),
-                  "give a country (DE, DEU), a zone (US-CA, CA-QC) or a cloud region (azure:westus2, aws:us-east-1, gcp:europe-west4)")
+    raise unknown(
+        "location",
+        text,
+        all_locations(),
+        "give a country (DE, DEU), a zone (US-CA, CA-QC) or a cloud region (azure:westus2, aws:us-east-1, gcp:europe-west4)",
+    )
 
 
 def resolve_site(

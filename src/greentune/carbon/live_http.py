@@ -65,10 +65,14 @@ def get_json(
     try:
         response = requests.get(url, params=params, headers=dict(headers or {}), auth=auth, timeout=30)
     except requests.RequestException as error:
-        raise GreentuneError(f"could not reach {host} ({type(error).__name__}); check the network or the base URL") from None
+        raise GreentuneError(
+            f"could not reach {host} ({type(error).__name__}); check the network or the base URL"
+        ) from None
     if not response.ok:
-        raise HttpStatusError(f"{host} answered HTTP {response.status_code} for {urlsplit(url).path}: {response.text[:200]}",
-                              response.status_code)
+        raise HttpStatusError(
+            f"{host} answered HTTP {response.status_code} for {urlsplit(url).path}: {response.text[:200]}",
+            response.status_code,
+        )
     try:
         data = response.json()
     except ValueError:

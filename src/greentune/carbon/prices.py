@@ -75,7 +75,9 @@ def _price_from_row(row: Row, origin: str) -> Price:
             year=str(row.get("year") or date[:4]).strip(),
         )
     except KeyError as missing:
-        raise GreentuneError(f"price row in {origin} lacks {missing}; see greentune.carbon.prices for the format") from None
+        raise GreentuneError(
+            f"price row in {origin} lacks {missing}; see greentune.carbon.prices for the format"
+        ) from None
     except ValueError as error:
         raise GreentuneError(f"bad number in a price row of {origin}: {error}") from None
 
@@ -89,17 +91,23 @@ def _user_rows(path: Path, origin: str) -> list[Price]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise GreentuneError(f"cannot read prices file {origin} ({str(error).splitlines()[0]}); it must be YAML with a 'prices:' list") from None
+        raise GreentuneError(
+            f"cannot read prices file {origin} ({str(error).splitlines()[0]}); it must be YAML with a 'prices:' list"
+        ) from None
     rows = document.get("prices") if isinstance(document, dict) else None
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise GreentuneError(f"{origin} must hold a 'prices:' list of rows (provider, sku, pricing, usd_per_hour, date, source)")
+        raise GreentuneError(
+            f"{origin} must hold a 'prices:' list of rows (provider, sku, pricing, usd_per_hour, date, source)"
+        )
     return [_price_from_row({k: str(v) for k, v in row.items()}, origin) for row in rows]
 
 
 def load_prices(path: str | Path | None = None) -> list[Price]:
     """All prices: the shipped table, overridden and extended by `path` or $GREENTUNE_PRICES."""
-    prices = {(p.provider, normalise(p.sku), p.region, p.pricing): p
-              for p in (_price_from_row(row, "sku_prices.csv") for row in read_table("sku_prices"))}
+    prices = {
+        (p.provider, normalise(p.sku), p.region, p.pricing): p
+        for p in (_price_from_row(row, "sku_prices.csv") for row in read_table("sku_prices"))
+    }
     user_path = path if path is not None else os.environ.get(PRICES_ENV) or None
     if user_path:
         origin = str(user_path) if path is not None else f"{user_path} (from ${PRICES_ENV})"
@@ -115,7 +123,12 @@ def sku_prices(sku: str, prices: list[Price], provider: str | None = None) -> li
     if not rows:
         names = sorted({p.sku for p in prices if provider is None or p.provider == provider})
         where = f" for {provider}" if provider else ""
-        raise unknown(f"SKU{where}", sku, names, f"add its price with --prices FILE or ${PRICES_ENV} (see `greentune estimate --help`)")
+        raise unknown(
+            f"SKU{where}",
+            sku,
+            names,
+            f"add its price with --prices FILE or ${PRICES_ENV} (see `greentune estimate --help`)",
+        )
     return rows
 
 

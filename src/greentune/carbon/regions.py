@@ -86,11 +86,22 @@ def rank_regions(
             if price is not None:
                 cost = cost_usd(duration_h, price.usd_per_hour, instances_for(count, price.accelerator_count))
                 price_source, price_date = price.source, price.date
-        rows.append(RegionRow(
-            provider=row["provider"], region=row["region"], name=row["name"], location=row["zone"],
-            intensity_gco2eq_per_kwh=intensity, pue=pue, emissions_gco2eq=energy * pue * intensity,
-            cost_usd=cost, source=row["source"], year=row["year"], price_source=price_source, price_date=price_date,
-        ))
+        rows.append(
+            RegionRow(
+                provider=row["provider"],
+                region=row["region"],
+                name=row["name"],
+                location=row["zone"],
+                intensity_gco2eq_per_kwh=intensity,
+                pue=pue,
+                emissions_gco2eq=energy * pue * intensity,
+                cost_usd=cost,
+                source=row["source"],
+                year=row["year"],
+                price_source=price_source,
+                price_date=price_date,
+            )
+        )
     return sorted(rows, key=lambda r: (r.emissions_gco2eq, r.provider, r.region))
 
 
@@ -130,16 +141,22 @@ def tradeoff(rows: list[RegionRow], offset_usd_per_t: float | None = None) -> Tr
     b = f"{clean.provider}:{clean.region}"
     offset_cost = None
     if offset_usd_per_t is None:
-        text = (f"{a} is ${saving:,.2f} cheaper but emits {extra_g / 1000:,.2f} kgCO2eq more than {b}; "
-                f"running in {a} and offsetting the difference pays off while offsets cost less than "
-                f"${break_even:,.0f}/tCO2eq (pass --offset-usd-per-t to decide)")
+        text = (
+            f"{a} is ${saving:,.2f} cheaper but emits {extra_g / 1000:,.2f} kgCO2eq more than {b}; "
+            f"running in {a} and offsetting the difference pays off while offsets cost less than "
+            f"${break_even:,.0f}/tCO2eq (pass --offset-usd-per-t to decide)"
+        )
     else:
         offset_cost = extra_t * offset_usd_per_t
         if offset_cost < saving:
-            text = (f"run in {a} (cheaper, dirtier) and buy offsets: {extra_g / 1000:,.2f} kgCO2eq at "
-                    f"${offset_usd_per_t:,.2f}/t costs ${offset_cost:,.2f}, leaving ${saving - offset_cost:,.2f} "
-                    f"of the ${saving:,.2f} saved against {b} (cleaner, dearer)")
+            text = (
+                f"run in {a} (cheaper, dirtier) and buy offsets: {extra_g / 1000:,.2f} kgCO2eq at "
+                f"${offset_usd_per_t:,.2f}/t costs ${offset_cost:,.2f}, leaving ${saving - offset_cost:,.2f} "
+                f"of the ${saving:,.2f} saved against {b} (cleaner, dearer)"
+            )
         else:
-            text = (f"run in {b} (cleaner, dearer): offsetting the extra {extra_g / 1000:,.2f} kgCO2eq of {a} at "
-                    f"${offset_usd_per_t:,.2f}/t would cost ${offset_cost:,.2f}, more than the ${saving:,.2f} it saves")
+            text = (
+                f"run in {b} (cleaner, dearer): offsetting the extra {extra_g / 1000:,.2f} kgCO2eq of {a} at "
+                f"${offset_usd_per_t:,.2f}/t would cost ${offset_cost:,.2f}, more than the ${saving:,.2f} it saves"
+            )
     return Tradeoff(cheap, clean, extra_g, saving, break_even, offset_usd_per_t, offset_cost, text)

@@ -32,9 +32,7 @@ FILLS: tuple[Fill, ...] = ("ffill", "interpolate")
 def require_aware(moment: datetime, what: str) -> datetime:
     """Return `moment` unchanged, or raise if it carries no time zone."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise GreentuneError(
-            f"{what} {moment.isoformat()} has no time zone; add one (e.g. +01:00, Z) or name a --tz"
-        )
+        raise GreentuneError(f"{what} {moment.isoformat()} has no time zone; add one (e.g. +01:00, Z) or name a --tz")
     return moment
 
 
@@ -103,11 +101,11 @@ class IntensitySeries:
         if step_s is None:
             if len(times) < 2:
                 raise GreentuneError("a single-point series needs an explicit step")
-            step_s = int(round(float(np.diff(seconds).min())))
+            step_s = round(float(np.diff(seconds).min()))
         offsets = (seconds - seconds[0]) / step_s
         if not np.allclose(offsets, np.round(offsets)):
             raise GreentuneError(f"{region} timestamps do not fall on a regular {step_s} s grid")
-        slots = np.full(int(round(offsets[-1])) + 1, np.nan)
+        slots = np.full(round(offsets[-1]) + 1, np.nan)
         slots[np.round(offsets).astype(int)] = np.asarray(values_gco2eq_per_kwh, dtype=float)
         missing = ~np.isfinite(slots)
         if missing.any():

@@ -40,7 +40,9 @@ def intervals_from_power(times: Sequence[datetime], power_w: Sequence[float]) ->
     if len(times) != len(power_w) or len(times) < 2:
         raise GreentuneError("a power timeline needs at least two (time, power) samples of equal count")
     intervals = []
-    for (t0, p0), (t1, p1) in zip(zip(times, power_w), zip(times[1:], power_w[1:]), strict=False):
+    for (t0, p0), (t1, p1) in zip(
+        zip(times, power_w, strict=False), zip(times[1:], power_w[1:], strict=False), strict=False
+    ):
         hours = (require_aware(t1, "sample").timestamp() - require_aware(t0, "sample").timestamp()) / 3600
         if hours <= 0 or p0 < 0 or p1 < 0:
             raise GreentuneError("power samples must be in time order with non-negative power")
@@ -48,14 +50,18 @@ def intervals_from_power(times: Sequence[datetime], power_w: Sequence[float]) ->
     return intervals
 
 
-def timeline_emissions(intervals: Iterable[Interval], series: IntensitySeries, *, pue: float = 1.0) -> TimelineEmissions:
+def timeline_emissions(
+    intervals: Iterable[Interval], series: IntensitySeries, *, pue: float = 1.0
+) -> TimelineEmissions:
     """Integrate (start, end, energy_kwh) intervals against `series`, times `pue`."""
     if not pue >= 1.0:
         raise GreentuneError(f"PUE must be at least 1.0, got {pue}")
     energy_kwh = emissions_g = 0.0
     for start, end, interval_kwh in intervals:
         if interval_kwh < 0 or end < start:
-            raise GreentuneError(f"interval {start.isoformat()}–{end.isoformat()} has negative energy or ends before it starts")
+            raise GreentuneError(
+                f"interval {start.isoformat()}–{end.isoformat()} has negative energy or ends before it starts"
+            )
         if end > start:
             values = series.values_between(start, end)
             first_edge_s = series.slot_start(series.slot_of(start)).timestamp() - start.timestamp()

@@ -60,7 +60,9 @@ class WattTime:
         try:
             data = get_json(f"{self.base_url}/login", auth=(self.username, self.password))
         except HttpStatusError as error:
-            raise GreentuneError(f"WattTime login failed for {self.username} (HTTP {error.status}); check the credentials") from None
+            raise GreentuneError(
+                f"WattTime login failed for {self.username} (HTTP {error.status}); check the credentials"
+            ) from None
         self._token = str(data["token"])
         return self._token
 
@@ -83,23 +85,29 @@ class WattTime:
         point = data["data"][0]
         return SignalIndex(region, parse_api_time(point["point_time"]), float(point["value"]))
 
-    def forecast(self, region: str, signal_type: str = "co2_moer", horizon_hours: int = 24, *,
-                 fill: Fill | None = None) -> IntensitySeries:
+    def forecast(
+        self, region: str, signal_type: str = "co2_moer", horizon_hours: int = 24, *, fill: Fill | None = None
+    ) -> IntensitySeries:
         """The forecast from now on, converted to gCO2eq/kWh."""
         params = {"region": region, "signal_type": signal_type, "horizon_hours": str(horizon_hours)}
         return self._series(self._get("forecast", params, RECENT_TTL_S), region, signal_type, "forecast", fill)
 
-    def historical(self, region: str, start: datetime, end: datetime, signal_type: str = "co2_moer", *,
-                   fill: Fill | None = None) -> IntensitySeries:
+    def historical(
+        self, region: str, start: datetime, end: datetime, signal_type: str = "co2_moer", *, fill: Fill | None = None
+    ) -> IntensitySeries:
         """Historical values between `start` and `end` (the API allows up to 32 days per call)."""
         params = {"region": region, "signal_type": signal_type, "start": _utc_text(start), "end": _utc_text(end)}
         return self._series(self._get("historical", params, PAST_TTL_S), region, signal_type, "historical", fill)
 
-    def _series(self, data: dict[str, Any], region: str, signal_type: str, endpoint: str, fill: Fill | None) -> IntensitySeries:
+    def _series(
+        self, data: dict[str, Any], region: str, signal_type: str, endpoint: str, fill: Fill | None
+    ) -> IntensitySeries:
         units = data["meta"]["units"]
         if units not in UNIT_FACTORS or signal_type not in SIGNAL_KINDS:
-            raise GreentuneError(f"WattTime {signal_type} in {units} is not a carbon intensity greentune can use; "
-                                 f"use signal_type {' or '.join(SIGNAL_KINDS)}")
+            raise GreentuneError(
+                f"WattTime {signal_type} in {units} is not a carbon intensity greentune can use; "
+                f"use signal_type {' or '.join(SIGNAL_KINDS)}"
+            )
         points = data["data"]
         if not points:
             raise GreentuneError(f"WattTime returned no {endpoint} points for region {region}")
@@ -113,7 +121,6 @@ class WattTime:
             fill=fill,
             tz=UTC,
         )
-
 
 
 def _utc_text(moment: datetime) -> str:

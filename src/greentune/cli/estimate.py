@@ -17,20 +17,51 @@ from rich.table import Table
 
 
 def _result(
-    hardware: str, count: int, hours: float | None, flops: float | None, params: float | None, tokens: float | None,
-    epochs: float, mfu: float | None, precision: str, region: str | None, intensity: float | None, pue: float | None,
-    sku: str | None, pricing: str, embodied: bool, embodied_kg: float | None, lifetime_years: float | None,
+    hardware: str,
+    count: int,
+    hours: float | None,
+    flops: float | None,
+    params: float | None,
+    tokens: float | None,
+    epochs: float,
+    mfu: float | None,
+    precision: str,
+    region: str | None,
+    intensity: float | None,
+    pue: float | None,
+    sku: str | None,
+    pricing: str,
+    embodied: bool,
+    embodied_kg: float | None,
+    lifetime_years: float | None,
     prices: str | None,
 ) -> dict[str, Any]:
     from greentune.carbon import account, equivalents, estimate_energy, resolve_site
 
-    energy = estimate_energy(hardware, count=count, hours=hours, flops=flops, params=params, tokens=tokens,
-                             epochs=epochs, mfu=mfu, precision=precision)
+    energy = estimate_energy(
+        hardware,
+        count=count,
+        hours=hours,
+        flops=flops,
+        params=params,
+        tokens=tokens,
+        epochs=epochs,
+        mfu=mfu,
+        precision=precision,
+    )
     site = resolve_site(region, pue=pue, sku=sku, intensity_gco2eq_per_kwh=intensity, prices=prices)
     wants_embodied = embodied or embodied_kg is not None
-    acct = account(energy.energy_kwh, energy.duration_s, site, energy_source="estimated", count=count, pricing=pricing,
-                   embodied_hardware=energy.hardware.name if wants_embodied else None,
-                   embodied_kgco2e=embodied_kg, lifetime_years=lifetime_years)
+    acct = account(
+        energy.energy_kwh,
+        energy.duration_s,
+        site,
+        energy_source="estimated",
+        count=count,
+        pricing=pricing,
+        embodied_hardware=energy.hardware.name if wants_embodied else None,
+        embodied_kgco2e=embodied_kg,
+        lifetime_years=lifetime_years,
+    )
     inputs = [vars(i) for i in energy.inputs] + [vars(i) for i in acct.inputs if i.name not in ("energy", "duration")]
     return {
         "method": energy.method,
@@ -65,7 +96,9 @@ def _short(source: str, width: int = 48) -> str:
 
 
 def _print_table(result: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"Estimate: {result['count']} × {result['hardware']} ({result['method']}), all figures estimated")
+    table = Table(
+        title=f"Estimate: {result['count']} × {result['hardware']} ({result['method']}), all figures estimated"
+    )
     table.add_column("quantity")
     table.add_column("value", justify="right")
     hours = result["duration_s"] / 3600.0
@@ -106,29 +139,72 @@ def register(app: typer.Typer) -> None:
 
     @app.command("estimate")
     def estimate(
-        hardware: str = typer.Option(..., "--hardware", help="Device: V100, V100S, A100, H100, TPUv2, … or a CPU from cpu_tdp.csv."),
+        hardware: str = typer.Option(
+            ..., "--hardware", help="Device: V100, V100S, A100, H100, TPUv2, … or a CPU from cpu_tdp.csv."
+        ),
         count: int = typer.Option(1, "--count", help="Number of devices."),
         hours: float | None = typer.Option(None, "--hours", help="Mode 1: wall-clock hours on the devices."),
         flops: float | None = typer.Option(None, "--flops", help="Mode 2: total FLOPs of the job."),
         params: float | None = typer.Option(None, "--params", help="Mode 3: model parameters N (with --tokens)."),
         tokens: float | None = typer.Option(None, "--tokens", help="Mode 3: training tokens D per epoch."),
         epochs: float = typer.Option(1.0, "--epochs", help="Mode 3: epochs over the tokens."),
-        mfu: float | None = typer.Option(None, "--mfu", help="Model-FLOPs utilisation (fraction of peak); default from data/estimate_assumptions.csv: 1 for --flops, 0.3 for --params."),
-        precision: str = typer.Option("fp16", "--precision", help="Peak throughput to use: fp32, tf32, fp16, bf16, fp8, int8."),
-        region: str | None = typer.Option(None, "--region", "--location", help="Country (DE), zone (US-CA) or cloud region (azure:westus2). Default: world average (said in the output)."),
-        intensity: float | None = typer.Option(None, "--intensity", help="Grid intensity in gCO2eq/kWh (replaces the region's figure)."),
-        pue: float | None = typer.Option(None, "--pue", help="Power usage effectiveness (default: the provider's, 1.0 outside clouds)."),
+        mfu: float | None = typer.Option(
+            None,
+            "--mfu",
+            help="Model-FLOPs utilisation (fraction of peak); default from data/estimate_assumptions.csv: 1 for --flops, 0.3 for --params.",
+        ),
+        precision: str = typer.Option(
+            "fp16", "--precision", help="Peak throughput to use: fp32, tf32, fp16, bf16, fp8, int8."
+        ),
+        region: str | None = typer.Option(
+            None,
+            "--region",
+            "--location",
+            help="Country (DE), zone (US-CA) or cloud region (azure:westus2). Default: world average (said in the output).",
+        ),
+        intensity: float | None = typer.Option(
+            None, "--intensity", help="Grid intensity in gCO2eq/kWh (replaces the region's figure)."
+        ),
+        pue: float | None = typer.Option(
+            None, "--pue", help="Power usage effectiveness (default: the provider's, 1.0 outside clouds)."
+        ),
         sku: str | None = typer.Option(None, "--sku", help="Cloud SKU to price (e.g. ND40rs_v2, p4d.24xlarge)."),
         pricing: str = typer.Option("on_demand", "--pricing", help="on_demand, spot or low_priority."),
         embodied: bool = typer.Option(False, "--embodied", help="Add the embodied emissions (SCI M) of the hardware."),
-        embodied_kg: float | None = typer.Option(None, "--embodied-kg", help="Embodied kgCO2eq per device (replaces the table; implies --embodied)."),
-        lifetime_years: float | None = typer.Option(None, "--lifetime-years", help="Expected hardware lifetime for --embodied."),
-        prices: str | None = typer.Option(None, "--prices", help="YAML file of price rows that override/add to the shipped table (or $GREENTUNE_PRICES)."),
+        embodied_kg: float | None = typer.Option(
+            None, "--embodied-kg", help="Embodied kgCO2eq per device (replaces the table; implies --embodied)."
+        ),
+        lifetime_years: float | None = typer.Option(
+            None, "--lifetime-years", help="Expected hardware lifetime for --embodied."
+        ),
+        prices: str | None = typer.Option(
+            None,
+            "--prices",
+            help="YAML file of price rows that override/add to the shipped table (or $GREENTUNE_PRICES).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Estimate energy (kWh), emissions (gCO2eq) and cost of a job before running it."""
-        result = _result(hardware, count, hours, flops, params, tokens, epochs, mfu, precision, region, intensity, pue,
-                         sku, pricing, embodied, embodied_kg, lifetime_years, prices)
+        result = _result(
+            hardware,
+            count,
+            hours,
+            flops,
+            params,
+            tokens,
+            epochs,
+            mfu,
+            precision,
+            region,
+            intensity,
+            pue,
+            sku,
+            pricing,
+            embodied,
+            embodied_kg,
+            lifetime_years,
+            prices,
+        )
         if as_json:
             typer.echo(json.dumps(result, indent=2))
             return

@@ -30,11 +30,11 @@ from greentune.meter import SCOPES, Scope
 
 USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output DIR] [--json] -- CMD ARGS…"
 WINDOW = "command"
+
+
 def register(app: typer.Typer) -> None:
     """Add `greentune measure`."""
-    app.command("measure", help=f"Run a command and measure time and energy: {USAGE}")(
-        measure
-    )
+    app.command("measure", help=f"Run a command and measure time and energy: {USAGE}")(measure)
 
 
 def measure(

@@ -79,7 +79,9 @@ def card(
 
     records = read_ledger(tracking_uri, experiment)
     if not records and experiment is not None:
-        raise GreentuneError(f"no runs in experiment '{experiment}'; `greentune runs --json` shows each run's experiment")
+        raise GreentuneError(
+            f"no runs in experiment '{experiment}'; `greentune runs --json` shows each run's experiment"
+        )
     record = require_run(records, run)
     path = write_card(record, out)
     typer.echo(f"model card for run '{record.run_name}' written to {path.resolve()}")

@@ -27,23 +27,52 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_command)
 
 
-_CARBON_AWARE_OPTIONS = ("window", "max_duration", "region", "source", "clock", "at", "expected_duration",
-                         "min_segment", "max_pauses")
+_CARBON_AWARE_OPTIONS = (
+    "window",
+    "max_duration",
+    "region",
+    "source",
+    "clock",
+    "at",
+    "expected_duration",
+    "min_segment",
+    "max_pauses",
+)
 
 
 def run_command(
     context: typer.Context,
     spec: Path = typer.Argument(..., help="experiment spec (YAML); see examples/"),
-    set_values: list[str] = typer.Option([], "--set", help="override one spec value, e.g. --set strategies.precision=bf16"),
+    set_values: list[str] = typer.Option(
+        [], "--set", help="override one spec value, e.g. --set strategies.precision=bf16"
+    ),
     resume: bool = typer.Option(False, "--resume", help="continue from the last Trainer checkpoint of this run"),
-    carbon_aware: str | None = typer.Option(None, "--carbon-aware", help="fs (wait for the cleanest start) or pr (pause and resume in the cleanest slots)"),
-    window: str = typer.Option("24h", "--window", help="carbon-aware: FS may start this late; P&R may finish this late (or a % of the job)"),
-    max_duration: str | None = typer.Option(None, "--max-duration", help="carbon-aware: instead of --window, the total time allowed from start to finish"),
-    region: str | None = typer.Option(None, "--region", help="carbon-aware: grid region, e.g. DE (default: the spec's site.location)"),
-    source: str = typer.Option("entsoe", "--source", help="carbon-aware: entsoe | csv:PATH | electricitymaps | watttime"),
-    clock: str = typer.Option("real", "--clock", help="carbon-aware: real, or simulated (replay history from --at in seconds)"),
-    at: str | None = typer.Option(None, "--at", help="carbon-aware: requested start, ISO 8601 (no offset: the region's time); default now"),
-    expected_duration: str | None = typer.Option(None, "--expected-duration", help="carbon-aware: the job's uninterrupted length, e.g. 2h (default: its last run in the ledger)"),
+    carbon_aware: str | None = typer.Option(
+        None, "--carbon-aware", help="fs (wait for the cleanest start) or pr (pause and resume in the cleanest slots)"
+    ),
+    window: str = typer.Option(
+        "24h", "--window", help="carbon-aware: FS may start this late; P&R may finish this late (or a % of the job)"
+    ),
+    max_duration: str | None = typer.Option(
+        None, "--max-duration", help="carbon-aware: instead of --window, the total time allowed from start to finish"
+    ),
+    region: str | None = typer.Option(
+        None, "--region", help="carbon-aware: grid region, e.g. DE (default: the spec's site.location)"
+    ),
+    source: str = typer.Option(
+        "entsoe", "--source", help="carbon-aware: entsoe | csv:PATH | electricitymaps | watttime"
+    ),
+    clock: str = typer.Option(
+        "real", "--clock", help="carbon-aware: real, or simulated (replay history from --at in seconds)"
+    ),
+    at: str | None = typer.Option(
+        None, "--at", help="carbon-aware: requested start, ISO 8601 (no offset: the region's time); default now"
+    ),
+    expected_duration: str | None = typer.Option(
+        None,
+        "--expected-duration",
+        help="carbon-aware: the job's uninterrupted length, e.g. 2h (default: its last run in the ledger)",
+    ),
     min_segment: str = typer.Option("0s", "--min-segment", help="P&R: shortest run between pauses, e.g. 1h"),
     max_pauses: int | None = typer.Option(None, "--max-pauses", help="P&R: at most this many pauses"),
 ) -> None:
@@ -52,20 +81,32 @@ def run_command(
 
     follower = None
     if carbon_aware is None:
-        given = [name for name in _CARBON_AWARE_OPTIONS
-                 if context.get_parameter_source(name).name == "COMMANDLINE"]
+        given = [name for name in _CARBON_AWARE_OPTIONS if context.get_parameter_source(name).name == "COMMANDLINE"]
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise GreentuneError(f"{flags} only apply to a carbon-aware run; add --carbon-aware fs|pr")
         experiment = load_spec(spec, set_values)
     else:
         if resume:
-            raise GreentuneError("--resume cannot be combined with --carbon-aware; a carbon-aware run resumes by itself")
+            raise GreentuneError(
+                "--resume cannot be combined with --carbon-aware; a carbon-aware run resumes by itself"
+            )
         if carbon_aware == "pr":  # pausing needs full checkpoints: weights, optimizer, scheduler, RNG
             set_values = [*set_values, "train.save_checkpoints=true"]
         experiment = load_spec(spec, set_values)
-        follower = _plan_follower(experiment, carbon_aware, window, max_duration, region, source, clock, at,
-                                  expected_duration, min_segment, max_pauses)
+        follower = _plan_follower(
+            experiment,
+            carbon_aware,
+            window,
+            max_duration,
+            region,
+            source,
+            clock,
+            at,
+            expected_duration,
+            min_segment,
+            max_pauses,
+        )
         follower.wait_for_start()
     from greentune.finetune import run
 
@@ -80,17 +121,35 @@ def run_command(
 
 
 def _plan_follower(
-    spec: Any, mode: str, window: str, max_duration: str | None, region: str | None, source: str, clock_kind: str, at: str | None,
-    expected_duration: str | None, min_segment: str, max_pauses: int | None,
+    spec: Any,
+    mode: str,
+    window: str,
+    max_duration: str | None,
+    region: str | None,
+    source: str,
+    clock_kind: str,
+    at: str | None,
+    expected_duration: str | None,
+    min_segment: str,
+    max_pauses: int | None,
 ) -> Any:
     """Plan the run on the intensity series and print the plan; returns the `PlanFollower` the runner follows."""
     from datetime import UTC, datetime, timedelta
 
+    from rich.markup import escape
+
     from greentune.carbon import resolve_site
-    from greentune.finetune.carbon_aware import PlanFollower, check_plan_options, expected_duration as estimate, plan_run, requested_start
+    from greentune.finetune.carbon_aware import (
+        PlanFollower,
+        check_plan_options,
+        plan_run,
+        requested_start,
+    )
+    from greentune.finetune.carbon_aware import (
+        expected_duration as estimate,
+    )
     from greentune.finetune.clock import RealClock, SimulatedClock
     from greentune.schedule import DEFAULT_POWER_W, MODE_NAMES, PauseRules, flexibility_s, parse_duration_s
-    from rich.markup import escape
 
     check_plan_options(mode, clock_kind, source)
     region = region or spec.site.location
@@ -102,14 +161,26 @@ def _plan_follower(
     start, tz_note = requested_start(at, clock_kind, source, region, now)
     power_w = duration.power_w or DEFAULT_POWER_W
     rules = PauseRules(min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
-    plan, series = plan_run(mode=mode, region=region, source=source, start=start, duration_s=duration.duration_s,
-                            window_s=flexibility_s(window, max_duration, duration.duration_s), power_w=power_w, clock_kind=clock_kind,
-                            now=now, rules=rules, pue=resolve_site(spec.site.location, pue=spec.site.pue).pue)
+    plan, series = plan_run(
+        mode=mode,
+        region=region,
+        source=source,
+        start=start,
+        duration_s=duration.duration_s,
+        window_s=flexibility_s(window, max_duration, duration.duration_s),
+        power_w=power_w,
+        clock_kind=clock_kind,
+        now=now,
+        rules=rules,
+        pue=resolve_site(spec.site.location, pue=spec.site.pue).pue,
+    )
     clock = SimulatedClock(start, duration.duration_s) if clock_kind == "simulated" else RealClock(console)
     segments = ", ".join(f"{s.start:%m-%d %H:%M}–{s.end:%H:%M}" for s in plan.segments)
-    console.print(f"{MODE_NAMES[plan.mode]} on {plan.source} ({plan.kind}) for {region}, {clock_kind} clock: "
-                  f"job of {timedelta(seconds=round(duration.duration_s))} ({escape(duration.method)}); {len(plan.segments)} segment(s) {segments}; "
-                  f"planned savings {plan.savings_pct:.1f} % vs starting at {start:%Y-%m-%d %H:%M %Z}")
+    console.print(
+        f"{MODE_NAMES[plan.mode]} on {plan.source} ({plan.kind}) for {region}, {clock_kind} clock: "
+        f"job of {timedelta(seconds=round(duration.duration_s))} ({escape(duration.method)}); {len(plan.segments)} segment(s) {segments}; "
+        f"planned savings {plan.savings_pct:.1f} % vs starting at {start:%Y-%m-%d %H:%M %Z}"
+    )
     for note in [tz_note, *plan.notes]:
         if note:
             console.print(f"  note: {note}")
@@ -118,21 +189,31 @@ def _plan_follower(
 
 def _carbon_aware_table(entry: dict[str, Any]) -> Table:
     """Executed segments of a carbon-aware run, with realised vs run-now emissions."""
-    table = Table(title=f"{entry['mode'].upper()} on a {entry['clock']} clock: realised {entry['realised_gco2eq']:.3f} g "
-                        f"vs {entry['counterfactual_gco2eq']:.3f} g run now ({entry['savings_pct']:.1f} % saved)")
+    table = Table(
+        title=f"{entry['mode'].upper()} on a {entry['clock']} clock: realised {entry['realised_gco2eq']:.3f} g "
+        f"vs {entry['counterfactual_gco2eq']:.3f} g run now ({entry['savings_pct']:.1f} % saved)"
+    )
     for column in ("segment", "start", "end", "steps", "kWh", "gCO2eq/kWh", "gCO2eq"):
         table.add_column(column, justify="left" if column in ("start", "end") else "right")
     for segment in entry["segments"]:
-        table.add_row(str(segment["index"]), segment["start"][:16], segment["end"][:16], str(segment["steps"]),
-                      f"{segment['energy_kwh']:.6f}", f"{segment['mean_intensity_gco2eq_per_kwh']:.0f}",
-                      f"{segment['emissions_gco2eq']:.4f}")
+        table.add_row(
+            str(segment["index"]),
+            segment["start"][:16],
+            segment["end"][:16],
+            str(segment["steps"]),
+            f"{segment['energy_kwh']:.6f}",
+            f"{segment['mean_intensity_gco2eq_per_kwh']:.0f}",
+            f"{segment['emissions_gco2eq']:.4f}",
+        )
     return table
 
 
 def runs_command(
     as_json: bool = typer.Option(False, "--json", help="print the records as JSON"),
     experiment: str | None = typer.Option(None, "--experiment", help="only this experiment"),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store; default greentune-runs/mlflow.db"),
+    tracking_uri: str | None = typer.Option(
+        None, "--tracking-uri", help="MLflow store; default greentune-runs/mlflow.db"
+    ),
 ) -> None:
     """List the recorded runs: ROUGE, time, energy, carbon and cost of each."""
     from greentune.ledger import default_tracking_uri, read_runs
@@ -143,8 +224,11 @@ def runs_command(
         return
     if not records:
         where = f"experiment '{experiment}' of the ledger" if experiment else "the ledger"
-        console.print(f"no runs in {where} at {tracking_uri or default_tracking_uri()}; try `greentune demo` or `greentune run SPEC.yaml`",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"no runs in {where} at {tracking_uri or default_tracking_uri()}; try `greentune demo` or `greentune run SPEC.yaml`",
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     console.print(comparison_table(records, title="greentune runs"))
     for line in early_stopping_lines(records):
@@ -152,14 +236,18 @@ def runs_command(
     for record in records:
         if record.carbon_aware is not None:
             entry = record.carbon_aware
-            console.print(f"carbon-aware {record.run_name}: {entry['mode'].upper()}, {len(entry['segments'])} segment(s) "
-                          f"on a {entry['clock']} clock, realised {entry['realised_gco2eq']:.3f} gCO2eq vs "
-                          f"{entry['counterfactual_gco2eq']:.3f} run now ({entry['savings_pct']:.1f} % saved; --json for the plan)")
+            console.print(
+                f"carbon-aware {record.run_name}: {entry['mode'].upper()}, {len(entry['segments'])} segment(s) "
+                f"on a {entry['clock']} clock, realised {entry['realised_gco2eq']:.3f} gCO2eq vs "
+                f"{entry['counterfactual_gco2eq']:.3f} run now ({entry['savings_pct']:.1f} % saved; --json for the plan)"
+            )
 
 
 def demo_command(
     experiment: str = typer.Option("greentune-demo", "--experiment", help="ledger experiment for the demo runs"),
-    location: str | None = typer.Option(None, "--location", help="country or provider:region for the carbon accounting"),
+    location: str | None = typer.Option(
+        None, "--location", help="country or provider:region for the carbon accounting"
+    ),
     sku: str | None = typer.Option(None, "--sku", help="cloud instance type whose hourly price gives the $ column"),
     report_path: Path = typer.Option(
         Path("greentune-runs") / "demo-report.html", "--report", help="where to write the HTML report of the demo runs"
@@ -207,7 +295,14 @@ def _check_report_path(path: Path) -> None:
 
 
 def _progress() -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -252,14 +347,18 @@ def comparison_table(records: list[RunRecord], title: str) -> Table:
     sources = {record.energy_source for record in records}
     kwh_header = f"kWh\n{sources.pop()}" if len(sources) == 1 else "kWh"
     show_status = any(record.status != "FINISHED" for record in records)
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False
+    )
     table.add_column("run", no_wrap=True)
     if show_status:
         table.add_column("status", no_wrap=True)
     for column in ("epochs", "ROUGE\n-1", "ROUGE\n-2", "ROUGE\n-L", "time\ns", kwh_header, "gCO2eq", "$"):
         table.add_column(column, justify="right")
     for record in records:
-        epochs = f"{record.epochs_run:.3g}/{record.epochs_budget:g}" if record.epochs_run and record.epochs_budget else "—"
+        epochs = (
+            f"{record.epochs_run:.3g}/{record.epochs_budget:g}" if record.epochs_run and record.epochs_budget else "—"
+        )
         kwh = f"{record.energy_kwh:.2g}" + ("" if kwh_header != "kWh" else f" {record.energy_source[:4]}.")
         table.add_row(
             record.run_name,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from greentune.carbon import IntensitySeries
     from greentune.schedule import Mode
 
+
 def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, Any], str]:
     """Keyword arguments for `Job` and a note saying where the power came from."""
     from greentune.errors import GreentuneError
@@ -31,7 +32,9 @@ def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, 
 
     if timeline is None:
         if power_w is None:
-            return {"power_w": DEFAULT_POWER_W}, f"constant power {DEFAULT_POWER_W:g} W (default; pass --power-w or --timeline)"
+            return {
+                "power_w": DEFAULT_POWER_W
+            }, f"constant power {DEFAULT_POWER_W:g} W (default; pass --power-w or --timeline)"
         return {"power_w": power_w}, f"constant power {power_w:g} W"
     if power_w is not None:
         raise GreentuneError("give either --power-w or --timeline, not both")
@@ -41,9 +44,13 @@ def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, 
         elapsed = tuple(float(row["elapsed_s"]) for row in rows)
         power = tuple(float(row["power_w"]) for row in rows)
     except (OSError, KeyError, ValueError) as error:
-        raise GreentuneError(f"cannot read power timeline {timeline}: {error}; it needs columns elapsed_s,power_w") from None
+        raise GreentuneError(
+            f"cannot read power timeline {timeline}: {error}; it needs columns elapsed_s,power_w"
+        ) from None
     if not rows:
-        raise GreentuneError(f"power timeline {timeline} has no rows; it needs columns elapsed_s,power_w and ≥ 2 samples")
+        raise GreentuneError(
+            f"power timeline {timeline} has no rows; it needs columns elapsed_s,power_w and ≥ 2 samples"
+        )
     return {"timeline_elapsed_s": elapsed, "timeline_power_w": power}, f"measured power timeline {timeline.name}"
 
 
@@ -66,13 +73,36 @@ def _start_time(text: str | None, tz_name: str | None, source: str, region: str)
 
 
 def _schedule(
-    region: str | None, regions: str | None, start: str | None, duration: str | None, window: str, max_duration: str | None,
-    mode: str, source: str, power_w: float | None, timeline: Path | None, pue: float, fill: str | None, kind: str | None,
-    tz_name: str | None, checkpoint: str, checkpoint_kwh: float, min_segment: str, max_pauses: int | None,
+    region: str | None,
+    regions: str | None,
+    start: str | None,
+    duration: str | None,
+    window: str,
+    max_duration: str | None,
+    mode: str,
+    source: str,
+    power_w: float | None,
+    timeline: Path | None,
+    pue: float,
+    fill: str | None,
+    kind: str | None,
+    tz_name: str | None,
+    checkpoint: str,
+    checkpoint_kwh: float,
+    min_segment: str,
+    max_pauses: int | None,
 ) -> dict[str, Any]:
     from greentune.carbon import KINDS
     from greentune.errors import GreentuneError
-    from greentune.schedule import Job, PauseRules, add_seconds, compare_regions, flexibility_s, parse_duration_s, plan_job
+    from greentune.schedule import (
+        Job,
+        PauseRules,
+        add_seconds,
+        compare_regions,
+        flexibility_s,
+        parse_duration_s,
+        plan_job,
+    )
     from greentune.schedule.sources import check_source, has_series, load_series
 
     check_source(source)
@@ -93,8 +123,12 @@ def _schedule(
     duration_s = parse_duration_s(duration) if duration else max(power["timeline_elapsed_s"])
     requested, tz_note = _start_time(start, tz_name, source, names[0])
     job = Job(start=requested, duration_s=duration_s, window_s=flexibility_s(window, max_duration, duration_s), **power)
-    rules = PauseRules(checkpoint_s=parse_duration_s(checkpoint), checkpoint_kwh=checkpoint_kwh,
-                       min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
+    rules = PauseRules(
+        checkpoint_s=parse_duration_s(checkpoint),
+        checkpoint_kwh=checkpoint_kwh,
+        min_segment_s=parse_duration_s(min_segment),
+        max_pauses=max_pauses,
+    )
     pad_s = 0 if requested.timestamp() % 3600 == 0 else 3600  # room to round the start up to a slot
     series_end = add_seconds(requested, job.window_s + duration_s + pad_s)
 
@@ -104,8 +138,13 @@ def _schedule(
         return load_series(source, name, requested, series_end, fill=fill, kind=kind)
 
     notes = [note for note in (tz_note, power_note) if note]
-    job_info = {"duration_s": duration_s, "window_s": job.window_s, "power": power_note, "pue": pue,
-                "rules": vars(rules) if mode == "pr" else None}
+    job_info = {
+        "duration_s": duration_s,
+        "window_s": job.window_s,
+        "power": power_note,
+        "pue": pue,
+        "rules": vars(rules) if mode == "pr" else None,
+    }
     if len(names) == 1:
         series = load_series(source, names[0], requested, series_end, fill=fill, kind=kind)
         plan = plan_job(series, job, cast("Mode", mode), rules=rules, pue=pue)
@@ -115,8 +154,12 @@ def _schedule(
     ranking = compare_regions(job, names, series_for, cast("Mode", mode), rules=rules, pue=pue)
     best = next((choice for choice in ranking if choice.plan is not None), None)
     result = best.plan.to_dict() if best and best.plan else {"mode": mode}
-    result.update(regions=[choice.to_dict() for choice in ranking], best_region=ranking[0].region,
-                  job=job_info, notes=notes + result.get("notes", []))
+    result.update(
+        regions=[choice.to_dict() for choice in ranking],
+        best_region=ranking[0].region,
+        job=job_info,
+        notes=notes + result.get("notes", []),
+    )
     return result
 
 
@@ -132,17 +175,26 @@ def _print(result: dict[str, Any], console: Console) -> None:
         for column in ("region", "emissions (g)", "best start", "savings vs now", "source"):
             table.add_column(column)
         for row in result["regions"]:
-            table.add_row(row["region"], f"{row['emissions_gco2eq']:,.0f}", row.get("start", "—")[:16],
-                          f"{row['savings_pct']:.1f} %" if "savings_pct" in row else "—", _short(row["source"]))
+            table.add_row(
+                row["region"],
+                f"{row['emissions_gco2eq']:,.0f}",
+                row.get("start", "—")[:16],
+                f"{row['savings_pct']:.1f} %" if "savings_pct" in row else "—",
+                _short(row["source"]),
+            )
         console.print(table)
     if "segments" in result:
-        console.print(f"[bold]{result['mode_name']}[/bold] in {result['region']} — {result['source']} ({result['kind']})")
+        console.print(
+            f"[bold]{result['mode_name']}[/bold] in {result['region']} — {result['source']} ({result['kind']})"
+        )
         console.print(f"  requested start {result['requested_start']}, deadline {result['deadline']}")
         for segment in result["segments"]:
             console.print(f"  run {segment['start']} → {segment['end']}")
         console.print(f"  pauses: {result['pauses']} ({result['pauses_per_hour']:.2f} per hour of running)")
-        console.print(f"  emissions: now {result['emissions_now_gco2eq']:,.1f} g → plan {result['emissions_plan_gco2eq']:,.1f} g "
-                      f"(saves {result['savings_pct']:.1f} %)")
+        console.print(
+            f"  emissions: now {result['emissions_now_gco2eq']:,.1f} g → plan {result['emissions_plan_gco2eq']:,.1f} g "
+            f"(saves {result['savings_pct']:.1f} %)"
+        )
     for note in result["notes"]:
         console.print(f"  [dim]note: {note}[/dim]")
 
@@ -154,16 +206,29 @@ def register(app: typer.Typer) -> None:
     def schedule(
         region: str = typer.Option(None, help="Region or country code, e.g. DE (ENTSO-E), a zone for live sources."),
         regions: str = typer.Option(None, help="Compare places: comma-separated, e.g. DE,FR,PL,SE."),
-        start: str = typer.Option(None, help="Requested start, ISO 8601 (no offset: the region's local time). Live sources: default now."),
+        start: str = typer.Option(
+            None, help="Requested start, ISO 8601 (no offset: the region's local time). Live sources: default now."
+        ),
         duration: str = typer.Option(None, help="Uninterrupted run time, e.g. 6h, 90m, 4d."),
-        window: str = typer.Option("24h", help="Flexibility: FS may start up to this late; P&R may finish up to this late. Or a % of the duration."),
-        max_duration: str = typer.Option(None, help="Alternative to --window: total time allowed from start to finish, e.g. 9h."),
+        window: str = typer.Option(
+            "24h",
+            help="Flexibility: FS may start up to this late; P&R may finish up to this late. Or a % of the duration.",
+        ),
+        max_duration: str = typer.Option(
+            None, help="Alternative to --window: total time allowed from start to finish, e.g. 9h."
+        ),
         mode: str = typer.Option("fs", help="fs (Flexible Start) or pr (Pause & Resume)."),
         source: str = typer.Option("entsoe", help="entsoe | csv:PATH | electricitymaps | watttime."),
-        power_w: float = typer.Option(None, help="Constant power of the job in W (default 1000, stated in the output)."),
-        timeline: Path = typer.Option(None, help="Measured power timeline CSV (elapsed_s,power_w) instead of --power-w."),
+        power_w: float = typer.Option(
+            None, help="Constant power of the job in W (default 1000, stated in the output)."
+        ),
+        timeline: Path = typer.Option(
+            None, help="Measured power timeline CSV (elapsed_s,power_w) instead of --power-w."
+        ),
         pue: float = typer.Option(1.0, help="Power usage effectiveness applied to all emissions."),
-        fill: str = typer.Option(None, help="Fill gaps in the series: ffill or interpolate (default: a gap is an error)."),
+        fill: str = typer.Option(
+            None, help="Fill gaps in the series: ffill or interpolate (default: a gap is an error)."
+        ),
         kind: str = typer.Option(None, help="For csv: sources without a kind column: average or marginal."),
         tz: str = typer.Option(None, help="Time zone for a --start without offset, e.g. Europe/Berlin."),
         checkpoint: str = typer.Option("0s", help="P&R: time to save and restore a checkpoint per pause, e.g. 90s."),
@@ -173,8 +238,26 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     ) -> None:
         """Plan a job's start (fs) or its run slots (pr) to cut emissions; compare regions with --regions."""
-        result = _schedule(region, regions, start, duration, window, max_duration, mode, source, power_w, timeline,
-                           pue, fill, kind, tz, checkpoint, checkpoint_kwh, min_segment, max_pauses)
+        result = _schedule(
+            region,
+            regions,
+            start,
+            duration,
+            window,
+            max_duration,
+            mode,
+            source,
+            power_w,
+            timeline,
+            pue,
+            fill,
+            kind,
+            tz,
+            checkpoint,
+            checkpoint_kwh,
+            min_segment,
+            max_pauses,
+        )
         if as_json:
             typer.echo(json.dumps(result, indent=2))
         else:

@@ -50,7 +50,9 @@ class PhaseTotal:
         self.duration_s += sign * measurement.duration_s
         self.energy_kwh += sign * measurement.energy_kwh
         for component in measurement.components:
-            self.component_kwh[component.name] = self.component_kwh.get(component.name, 0.0) + sign * component.energy_kwh
+            self.component_kwh[component.name] = (
+                self.component_kwh.get(component.name, 0.0) + sign * component.energy_kwh
+            )
         self.windows += 1 if sign > 0 else 0
 
     def add_total(self, other: PhaseTotal, sign: float = 1.0) -> None:
@@ -232,7 +234,9 @@ class GreenCallback(TrainerCallback):
         phases = self._derived_phases()
         state = self._state
         epochs_run = float(state.epoch) if state is not None and state.epoch is not None else None
-        epochs_budget = float(self._args.num_train_epochs) if self._args is not None and not self._args.max_steps > 0 else None
+        epochs_budget = (
+            float(self._args.num_train_epochs) if self._args is not None and not self._args.max_steps > 0 else None
+        )
         saved_kwh = None
         train_loop = self._totals.get(_TRAIN_WINDOW)
         if epochs_run and epochs_budget and train_loop is not None:

@@ -62,17 +62,27 @@ def expected_duration(spec: Any, given: str | None) -> DurationEstimate:
     from greentune.ledger import read_runs
 
     name = spec.run_name()
-    previous = [record for record in read_runs(tracking_uri=spec.ledger.tracking_uri, experiment=spec.ledger.experiment)
-                if record.run_name == name and record.status == "FINISHED" and record.carbon_aware is None]
+    previous = [
+        record
+        for record in read_runs(tracking_uri=spec.ledger.tracking_uri, experiment=spec.ledger.experiment)
+        if record.run_name == name and record.status == "FINISHED" and record.carbon_aware is None
+    ]
     if not previous:
-        raise GreentuneError(f"give --expected-duration (e.g. 2h): the plan needs the job's length, and the ledger has "
-                             f"no finished run of {name!r} in experiment {spec.ledger.experiment!r} to measure it from")
+        raise GreentuneError(
+            f"give --expected-duration (e.g. 2h): the plan needs the job's length, and the ledger has "
+            f"no finished run of {name!r} in experiment {spec.ledger.experiment!r} to measure it from"
+        )
     latest = max(previous, key=lambda record: record.start_time)
-    return DurationEstimate(latest.duration_s, f"measured: run {latest.run_id[:8]} of this spec took {latest.duration_s:.0f} s",
-                            latest.avg_power_w)
+    return DurationEstimate(
+        latest.duration_s,
+        f"measured: run {latest.run_id[:8]} of this spec took {latest.duration_s:.0f} s",
+        latest.avg_power_w,
+    )
 
 
-def requested_start(at: str | None, clock_kind: str, source: str, region: str, now: datetime) -> tuple[datetime, str | None]:
+def requested_start(
+    at: str | None, clock_kind: str, source: str, region: str, now: datetime
+) -> tuple[datetime, str | None]:
     """The job's requested start (tz-aware) and a note when a time zone was assumed.
 
     A simulated clock needs `at` (the history to replay); a real clock starts
@@ -112,10 +122,14 @@ def plan_run(
     check_plan_options(mode, clock_kind, source)
     deadline = add_seconds(start, window_s + duration_s)
     if clock_kind == "real" and deadline <= now:
-        raise GreentuneError(f"the deadline {deadline.isoformat(timespec='minutes')} has passed; give a future --at, "
-                             "or --clock simulated to replay history")
+        raise GreentuneError(
+            f"the deadline {deadline.isoformat(timespec='minutes')} has passed; give a future --at, "
+            "or --clock simulated to replay history"
+        )
     if clock_kind == "simulated" and is_live(source):
-        raise GreentuneError(f"--clock simulated replays history, but {source} is a live forecast; use entsoe or csv:PATH")
+        raise GreentuneError(
+            f"--clock simulated replays history, but {source} is a live forecast; use entsoe or csv:PATH"
+        )
     if clock_kind == "real" and start < now:  # a start already past: plan from now, keeping the deadline
         window_s, start = max(0.0, window_s - (now - start).total_seconds()), now
     job = Job(start=start, duration_s=duration_s, window_s=window_s, power_w=power_w)
@@ -146,11 +160,15 @@ class PlanFollower:
         from greentune.finetune.segment_stop import SegmentStop
 
         stopper = SegmentStop(self.clock)
-        trainer.callback_handler.callbacks.insert(1, stopper)  # after the flow callback, before the meter sees `control`
+        trainer.callback_handler.callbacks.insert(
+            1, stopper
+        )  # after the flow callback, before the meter sees `control`
         segments = self.plan.segments
         for index, segment in enumerate(segments):
             if index < len(segments) - 1 and self.clock.now() >= segment.end:
-                self.notes.append(f"planned segment {index + 1} was over before training reached it (loading took longer)")
+                self.notes.append(
+                    f"planned segment {index + 1} was over before training reached it (loading took longer)"
+                )
                 continue
             self.clock.wait_until(segment.start, f"segment {index + 1}/{len(segments)}")
             stopper.segment_end = segment.end if index < len(segments) - 1 else None
@@ -169,18 +187,29 @@ class PlanFollower:
             self.notes.append(f"training finished in planned segment {self.executed[-1].index} of {len(segments)}")
         overrun_s = self.clock.now().timestamp() - self.plan.end.timestamp()
         if overrun_s > 60:
-            self.notes.append(f"training ran {overrun_s / 60:.0f} min past the plan's end (the expected duration was short)")
+            self.notes.append(
+                f"training ran {overrun_s / 60:.0f} min past the plan's end (the expected duration was short)"
+            )
         if self.clock.kind == "real" and len(self.executed) > 1:
             self.notes.append("the machine stayed on while paused: the run's time and energy totals include the pauses")
 
     def _executed_segment(self, index: int, start: datetime, steps: int, measurement: Any) -> None:
         end = self.clock.now()
-        emissions = timeline_emissions([self._covered(start, end, measurement.energy_kwh)], self.series, pue=self.plan.pue)
-        self.executed.append(ExecutedSegment(
-            index=index + 1, start=start.isoformat(), end=end.isoformat(), steps=steps,
-            duration_s=measurement.duration_s, energy_kwh=measurement.energy_kwh,
-            emissions_gco2eq=emissions.emissions_gco2eq, mean_intensity_gco2eq_per_kwh=emissions.mean_intensity_gco2eq_per_kwh,
-        ))
+        emissions = timeline_emissions(
+            [self._covered(start, end, measurement.energy_kwh)], self.series, pue=self.plan.pue
+        )
+        self.executed.append(
+            ExecutedSegment(
+                index=index + 1,
+                start=start.isoformat(),
+                end=end.isoformat(),
+                steps=steps,
+                duration_s=measurement.duration_s,
+                energy_kwh=measurement.energy_kwh,
+                emissions_gco2eq=emissions.emissions_gco2eq,
+                mean_intensity_gco2eq_per_kwh=emissions.mean_intensity_gco2eq_per_kwh,
+            )
+        )
 
     def _covered(self, start: datetime, end: datetime, energy_kwh: float) -> tuple[datetime, datetime, float]:
         """The interval clipped to the series' span (a run past the loaded series is charged at its last slot), noted."""
@@ -189,8 +218,10 @@ class PlanFollower:
         clipped_start = min(max(start, first), last - timedelta(seconds=1))
         clipped_end = min(max(end, clipped_start), last)
         if (clipped_start, clipped_end) != (start, end):
-            self.notes.append(f"{start.isoformat()}–{end.isoformat()} lies partly outside the intensity series; "
-                              "charged at the series' nearest slots")
+            self.notes.append(
+                f"{start.isoformat()}–{end.isoformat()} lies partly outside the intensity series; "
+                "charged at the series' nearest slots"
+            )
         return clipped_start, clipped_end, energy_kwh
 
     def counterfactual_gco2eq(self) -> float:
@@ -222,6 +253,9 @@ class PlanFollower:
             "realised_gco2eq": realised,
             "counterfactual_gco2eq": counterfactual,
             "savings_pct": 100 * (counterfactual - realised) / counterfactual if counterfactual > 0 else 0.0,
-            "notes": [*self.notes, "realised and counterfactual cover the training segments; loading and the final "
-                      "validation/test passes are in the run's totals only"],
+            "notes": [
+                *self.notes,
+                "realised and counterfactual cover the training segments; loading and the final "
+                "validation/test passes are in the run's totals only",
+            ],
         }

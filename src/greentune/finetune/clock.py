@@ -75,12 +75,16 @@ class RealClock:
         try:
             with Live(console=self.console, transient=True, refresh_per_second=2) as live:
                 while (left_s := moment.timestamp() - self.now().timestamp()) > 0:
-                    live.update(f"waiting for {what} at {moment.isoformat(timespec='minutes')}: "
-                                f"{timedelta(seconds=round(left_s))} left (Ctrl-C stops; the ledger keeps what ran)")
+                    live.update(
+                        f"waiting for {what} at {moment.isoformat(timespec='minutes')}: "
+                        f"{timedelta(seconds=round(left_s))} left (Ctrl-C stops; the ledger keeps what ran)"
+                    )
                     time.sleep(min(1.0, left_s))
         except LiveError:  # progress bars are already live (a pause inside the run): one line, then sleep
-            self.console.print(f"paused until {what} at {moment.isoformat(timespec='minutes')} "
-                               f"({timedelta(seconds=round(remaining_s))})")
+            self.console.print(
+                f"paused until {what} at {moment.isoformat(timespec='minutes')} "
+                f"({timedelta(seconds=round(remaining_s))})"
+            )
             time.sleep(max(0.0, moment.timestamp() - self.now().timestamp()))
         return remaining_s
 

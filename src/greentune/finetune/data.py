@@ -162,8 +162,11 @@ def _hub(config: DataConfig, seed: int) -> TextSplits:
             advice = "check the name and network, or use data.name: aclsum offline"
         raise GreentuneError(f"could not load data set '{config.name}' ({reason}); {advice}") from None
 
-    wanted = (config.train_split,) if config.validation_split is None else (
-        config.train_split, config.validation_split, config.test_split)
+    wanted = (
+        (config.train_split,)
+        if config.validation_split is None
+        else (config.train_split, config.validation_split, config.test_split)
+    )
     for name in wanted:
         if name is not None and name not in loaded:
             raise GreentuneError(f"data set '{config.name}' has no split '{name}'; it has {', '.join(loaded)}")

@@ -45,7 +45,9 @@ def length_stats(lengths: list[int], max_length: int) -> LengthStats:
     )
 
 
-def split_report(tokenizer: Any, split: TextSplit, max_source_tokens: int, max_target_tokens: int) -> dict[str, LengthStats]:
+def split_report(
+    tokenizer: Any, split: TextSplit, max_source_tokens: int, max_target_tokens: int
+) -> dict[str, LengthStats]:
     """Source and target length statistics of one split."""
     sources = tokenizer(split.sources, truncation=False)["input_ids"]
     targets = tokenizer(text_target=split.targets, truncation=False)["input_ids"]
@@ -63,9 +65,10 @@ def data_report(tokenizer: Any, splits: TextSplits, max_source_tokens: int, max_
     return {
         "description": splits.description,
         **{
-            name: {column: asdict(stats) for column, stats in split_report(
-                tokenizer, split, max_source_tokens, max_target_tokens
-            ).items()}
+            name: {
+                column: asdict(stats)
+                for column, stats in split_report(tokenizer, split, max_source_tokens, max_target_tokens).items()
+            }
             for name, split in parts.items()
         },
     }

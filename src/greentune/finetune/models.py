@@ -115,7 +115,9 @@ def _from_config(config: ModelConfig, tokenizer: Any) -> Any:
         try:
             model_config = AutoConfig.from_pretrained(config.name, **overrides)
         except OSError as error:
-            raise GreentuneError(f"could not read the config of '{config.name}' ({str(error).splitlines()[0]})") from None
+            raise GreentuneError(
+                f"could not read the config of '{config.name}' ({str(error).splitlines()[0]})"
+            ) from None
     return AutoModelForSeq2SeqLM.from_config(model_config)
 
 

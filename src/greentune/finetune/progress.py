@@ -17,13 +17,17 @@ class RichProgressCallback(TrainerCallback):
         self._eval_task: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._train_task = self.progress.add_task(f"{self.label} train", total=state.max_steps, completed=state.global_step)
+        self._train_task = self.progress.add_task(
+            f"{self.label} train", total=state.max_steps, completed=state.global_step
+        )
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._train_task is not None:
             self.progress.update(self._train_task, completed=state.global_step)
 
-    def on_prediction_step(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kwargs: Any) -> None:
+    def on_prediction_step(
+        self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kwargs: Any
+    ) -> None:
         if self._eval_task is None:
             total = len(eval_dataloader) if eval_dataloader is not None else None
             self._eval_task = self.progress.add_task(f"{self.label} evaluate", total=total)

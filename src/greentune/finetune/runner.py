@@ -94,7 +94,9 @@ def run(
     callback = GreenCallback(
         log_path=artifact_dir / "meter.jsonl", interval_ms=spec.meter.interval_ms, scope=spec.meter.scope
     )
-    job = _Job(spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda, follower=follower)
+    job = _Job(
+        spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda, follower=follower
+    )
     status = "FINISHED"
     failure: BaseException | None = None
     previous_sigterm = _raise_on_sigterm()
@@ -103,8 +105,10 @@ def run(
         job.execute(checkpoint_dir, resume_from, progress)
     except (KeyboardInterrupt, Terminated) as interrupt:
         status, failure = "KILLED", interrupt
-        notes.append(f"{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted by the user'}; "
-                     "figures cover the run up to that point")
+        notes.append(
+            f"{'terminated (SIGTERM)' if isinstance(interrupt, Terminated) else 'interrupted by the user'}; "
+            "figures cover the run up to that point"
+        )
     except Exception as error:  # any failure is recorded, then raised again
         status, failure = "FAILED", error
         notes.append(f"failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
@@ -312,8 +316,11 @@ class _Job:
         """Validation ROUGE: the best evaluation when early stopping restored it, else the last one."""
         state = self.trainer.state
         self.eval_history = [
-            {"epoch": float(entry["epoch"]), "eval_loss": float(entry["eval_loss"]),
-             **{key: float(entry[f"eval_{key}"]) for key in ROUGE_KEYS if f"eval_{key}" in entry}}
+            {
+                "epoch": float(entry["epoch"]),
+                "eval_loss": float(entry["eval_loss"]),
+                **{key: float(entry[f"eval_{key}"]) for key in ROUGE_KEYS if f"eval_{key}" in entry},
+            }
             for entry in state.log_history
             if "eval_loss" in entry
         ]
@@ -321,8 +328,13 @@ class _Job:
         if not self.eval_history:  # eval_strategy "no": one validation pass after training
             with self.callback.phase("validate"):
                 metrics = self.trainer.evaluate()
-            self.eval_history = [{"epoch": float(state.epoch or 0), "eval_loss": float(metrics["eval_loss"]),
-                                  **{key: float(metrics[f"eval_{key}"]) for key in ROUGE_KEYS}}]
+            self.eval_history = [
+                {
+                    "epoch": float(state.epoch or 0),
+                    "eval_loss": float(metrics["eval_loss"]),
+                    **{key: float(metrics[f"eval_{key}"]) for key in ROUGE_KEYS},
+                }
+            ]
         chosen = len(self.eval_history) - 1
         if self.spec.strategies.early_stopping.enabled:
             metric = self.spec.strategies.early_stopping.metric
@@ -364,10 +376,14 @@ class _Job:
 
         summary = self.callback.summary()
         measured = summary.run
-        components = [ComponentEnergy(name=c.name, energy_kwh=c.energy_kwh, source=c.source) for c in measured.components]
+        components = [
+            ComponentEnergy(name=c.name, energy_kwh=c.energy_kwh, source=c.source) for c in measured.components
+        ]
         energy_source = "measured" if components and all(c.source == "measured" for c in components) else "estimated"
         accounting = account(measured.energy_kwh, measured.duration_s, site, energy_source=energy_source)
-        _write_emissions(self.artifact_dir / "emissions.csv", measured, accounting, self.callback.meter.hardware, run_name)
+        _write_emissions(
+            self.artifact_dir / "emissions.csv", measured, accounting, self.callback.meter.hardware, run_name
+        )
         spec = self.spec
         return RunRecord(
             run_id="",
@@ -377,14 +393,19 @@ class _Job:
             start_time=started.isoformat(),
             model_name=spec.model.name,
             dataset_name=spec.data.name,
-            strategies={**recorded_strategies(spec.strategies, self.batch_size_used), "label": strategy_label(spec.strategies)},
+            strategies={
+                **recorded_strategies(spec.strategies, self.batch_size_used),
+                "label": strategy_label(spec.strategies),
+            },
             spec=spec.model_dump(mode="json"),
             hardware=_hardware(self.has_cuda),
             device_count=_device_count(self.has_cuda),
             duration_s=measured.duration_s,
             energy_kwh=measured.energy_kwh,
             components=components,
-            phases=[PhaseFootprint(name=p.name, duration_s=p.duration_s, energy_kwh=p.energy_kwh) for p in summary.phases],
+            phases=[
+                PhaseFootprint(name=p.name, duration_s=p.duration_s, energy_kwh=p.energy_kwh) for p in summary.phases
+            ],
             location=accounting.location,
             intensity_gco2eq_per_kwh=accounting.intensity_gco2eq_per_kwh,
             pue=accounting.pue,
@@ -404,7 +425,9 @@ class _Job:
             peak_power_w=measured.peak_power_w,
             epochs_run=summary.epochs_run,
             epochs_budget=summary.epochs_budget,
-            early_stopping_saved_kwh=summary.early_stopping_saved_kwh if spec.strategies.early_stopping.enabled else None,
+            early_stopping_saved_kwh=summary.early_stopping_saved_kwh
+            if spec.strategies.early_stopping.enabled
+            else None,
             artifact_dir=str(self.artifact_dir.resolve()),
             accounting_inputs=[asdict(item) for item in accounting.inputs],
             eval_history=self.eval_history,

@@ -53,9 +53,13 @@ def check_runnable(strategies: StrategiesConfig, has_cuda: bool) -> None:
         )
     if strategies.deepspeed.enabled:
         if importlib.util.find_spec("deepspeed") is None:
-            raise GreentuneError("strategies.deepspeed needs the deepspeed package (pip install deepspeed); or disable it")
+            raise GreentuneError(
+                "strategies.deepspeed needs the deepspeed package (pip install deepspeed); or disable it"
+            )
         if not has_cuda:
-            raise GreentuneError("strategies.deepspeed needs a CUDA GPU and none is visible; disable it on this machine")
+            raise GreentuneError(
+                "strategies.deepspeed needs a CUDA GPU and none is visible; disable it on this machine"
+            )
 
 
 def check_pretrained_dtype(strategies: StrategiesConfig, identity: ModelIdentity) -> str | None:

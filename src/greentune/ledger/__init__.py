@@ -1,11 +1,12 @@
 """greentune.ledger: the only code that talks to MLflow (imported lazily)."""
 
 from greentune.ledger.mlflow_store import default_tracking_uri, read_runs, record_metrics, write_run
-from greentune.ledger.record import ComponentEnergy, PhaseFootprint, RunRecord
+from greentune.ledger.record import ComponentEnergy, PhaseFootprint, RunKind, RunRecord
 
 __all__ = [
     "ComponentEnergy",
     "PhaseFootprint",
+    "RunKind",
     "RunRecord",
     "default_tracking_uri",
     "read_runs",

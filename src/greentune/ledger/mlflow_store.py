@@ -121,8 +121,12 @@ def record_metrics(record: RunRecord) -> dict[str, float]:
     metrics.update({f"test_rouge.{key}": value for key, value in record.test_rouge.items()})
     metrics.update({f"energy_kwh.{_key(c.name)}": c.energy_kwh for c in record.components})
     if record.carbon_aware is not None:
-        metrics.update({f"carbon_aware.{key}": record.carbon_aware.get(key)
-                        for key in ("realised_gco2eq", "counterfactual_gco2eq", "savings_pct")})
+        metrics.update(
+            {
+                f"carbon_aware.{key}": record.carbon_aware.get(key)
+                for key in ("realised_gco2eq", "counterfactual_gco2eq", "savings_pct")
+            }
+        )
     for phase in record.phases:
         metrics[f"phase.{_key(phase.name)}.energy_kwh"] = phase.energy_kwh
         metrics[f"phase.{_key(phase.name)}.duration_s"] = phase.duration_s
@@ -152,10 +156,14 @@ def write_run(
     stored = record.model_copy(update={"run_id": run_id})
 
     now_ms = int(time.time() * 1000)
-    metrics = [Metric(key, value, now_ms, 0) for key, value in {**record_metrics(record), **(extra_metrics or {})}.items()]
+    metrics = [
+        Metric(key, value, now_ms, 0) for key, value in {**record_metrics(record), **(extra_metrics or {})}.items()
+    ]
     for entry in record.eval_history:
-        step = int(round(entry.get("epoch", 0) * 1000))  # MLflow steps are integers: epoch × 1000
-        metrics.extend(Metric(f"eval.{key}", float(value), now_ms, step) for key, value in entry.items() if key != "epoch")
+        step = round(entry.get("epoch", 0) * 1000)  # MLflow steps are integers: epoch × 1000
+        metrics.extend(
+            Metric(f"eval.{key}", float(value), now_ms, step) for key, value in entry.items() if key != "epoch"
+        )
     param_list = [Param(key, str(value)[:_PARAM_VALUE_LIMIT]) for key, value in (params or {}).items()]
     tags = [
         RunTag("greentune.status", record.status),
@@ -249,12 +257,16 @@ def _read_record(client: Any, run: Any, folder: Path) -> RunRecord | None:
     try:
         data: dict[str, Any] = json.loads(Path(local).read_text(encoding="utf-8"))
         data["run_id"] = run.info.run_id
-        data["status"] = run.info.status if run.info.status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else data["status"]
+        data["status"] = (
+            run.info.status if run.info.status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else data["status"]
+        )
         return RunRecord.model_validate(data)
     except (ValueError, TypeError, KeyError) as error:  # bad JSON or UTF-8, or a record that does not validate
         detail = "; ".join(str(error).strip().splitlines()[:2]) or type(error).__name__
-        raise GreentuneError(f"run {run.info.run_id} in the ledger has an unreadable {RECORD_ARTIFACT} ({detail}); "
-                             "fix that file or delete the run (e.g. in `mlflow ui`)") from None
+        raise GreentuneError(
+            f"run {run.info.run_id} in the ledger has an unreadable {RECORD_ARTIFACT} ({detail}); "
+            "fix that file or delete the run (e.g. in `mlflow ui`)"
+        ) from None
 
 
 def _epoch_ms(iso_time: str) -> int:

@@ -7,12 +7,22 @@ was measured or estimated.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 Source = Literal["measured", "estimated"]
+
+
+class RunKind(StrEnum):
+    """What kind of job a record describes."""
+
+    TRAIN = "train"
+    SWEEP = "sweep"
+    SERVE = "serve"
+    INFER = "infer"
 
 
 class ComponentEnergy(BaseModel):
@@ -42,6 +52,8 @@ class RunRecord(BaseModel):
 
     run_id: str
     run_name: str
+    kind: RunKind = RunKind.TRAIN
+    parent_run_id: str | None = Field(default=None, description="the sweep a trial belongs to")
     experiment: str
     status: RunStatus
     start_time: str = Field(description="ISO 8601, UTC")

@@ -49,10 +49,10 @@ from greentune.meter.sensor import SCOPES, Scope
 
 __all__ = [
     "CODECARBON_COLUMNS",
+    "SCOPES",
     "ComponentEnergy",
     "Measurement",
     "Meter",
-    "SCOPES",
     "Sample",
     "Scope",
     "Window",

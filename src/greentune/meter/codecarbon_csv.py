@@ -89,8 +89,13 @@ def write_codecarbon_csv(
     run_id = run_id or str(uuid.uuid4())
     rows = [
         _row(m, emissions.get(m.name), hardware, f"{project_name}:{m.name}", run_id)
-        | _given(country_iso_code=country_iso_code, region=region, cloud_provider=cloud_provider,
-                 cloud_region=cloud_region, pue=pue)
+        | _given(
+            country_iso_code=country_iso_code,
+            region=region,
+            cloud_provider=cloud_provider,
+            cloud_region=cloud_region,
+            pue=pue,
+        )
         for m in measurements
     ]
     try:

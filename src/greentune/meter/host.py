@@ -277,8 +277,10 @@ def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope
         sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope)
     except ImportError:
         return Detection("host", None, "psutil is not installed: no CPU/RAM figures", "pip install psutil")
-    matched = "no TDP row matched; generic row used" if sensor.cpu_tdp.name == GENERIC_CPU else (
-        f"TDP row '{sensor.cpu_tdp.name}' ({sensor.cpu_tdp.tdp_w:g} W)"
+    matched = (
+        "no TDP row matched; generic row used"
+        if sensor.cpu_tdp.name == GENERIC_CPU
+        else (f"TDP row '{sensor.cpu_tdp.name}' ({sensor.cpu_tdp.tdp_w:g} W)")
     )
     use = "the process tree's CPU time and RSS" if scope == "process" else "machine CPU utilisation and memory"
     detail = f"CPU '{sensor.cpu_model}': {matched}; {sensor.visible_cores} core(s) visible; charges {use}"

@@ -114,9 +114,7 @@ class Measurement:
             name=data["name"],
             start_unix_s=data["start_unix_s"],
             duration_s=data["duration_s"],
-            components=[
-                ComponentEnergy(c["name"], c["kind"], c["energy_j"], c["source"]) for c in data["components"]
-            ],
+            components=[ComponentEnergy(c["name"], c["kind"], c["energy_j"], c["source"]) for c in data["components"]],
             peak_power_w=data.get("peak_power_w", 0.0),
             avg_cpu_util_pct=data.get("avg_cpu_util_pct"),
             avg_gpu_util_pct=data.get("avg_gpu_util_pct"),

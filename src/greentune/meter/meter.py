@@ -298,9 +298,7 @@ class Meter:
     def _measure(self, window: _OpenWindow, partial: bool) -> Measurement:
         """The measurement of ``window`` up to the latest sample (caller holds the lock); logged."""
         components = [
-            ComponentEnergy(
-                c.name, c.kind, self._energy_j[c.name] - window.start_energy_j.get(c.name, 0.0), c.source
-            )
+            ComponentEnergy(c.name, c.kind, self._energy_j[c.name] - window.start_energy_j.get(c.name, 0.0), c.source)
             for c in self.components
         ]
         measurement = Measurement(

@@ -137,8 +137,10 @@ def write_card(record: RunRecord, out_path: str | Path) -> Path:
         try:
             card = ModelCard.load(path)
         except (ValueError, yaml.YAMLError) as error:  # bad UTF-8 or metadata that is not a YAML mapping
-            raise GreentuneError(f"cannot update the model card {path} ({str(error).splitlines()[0]}); "
-                                 "fix its metadata block or choose another --out") from None
+            raise GreentuneError(
+                f"cannot update the model card {path} ({str(error).splitlines()[0]}); "
+                "fix its metadata block or choose another --out"
+            ) from None
         card.text = _merge_section(card.text, section)
     else:
         data = ModelCardData(pipeline_tag="summarization", tags=["summarization", "greentune"])

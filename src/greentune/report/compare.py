@@ -73,8 +73,7 @@ def pareto_front(
         run_id
         for run_id, (q, c) in points.items()
         if not any(
-            (other_q >= q and other_c <= c) and (other_q > q or other_c < c)
-            for other_q, other_c in points.values()
+            (other_q >= q and other_c <= c) and (other_q > q or other_c < c) for other_q, other_c in points.values()
         )
     }
 

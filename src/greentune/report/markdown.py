@@ -12,9 +12,9 @@ def render_markdown(report: Report) -> str:
     if report.notes:
         lines += ["", "**Notes**", ""] + [f"- {note}" for note in report.notes]
     lines += ["", "## Recommendation", "", report.recommendation, ""]
-    lines += ["## Runs", ""] + _runs_table(report)
-    lines += ["", f"## Against the baseline: {report.baseline_run_name or fmt.MISSING}", ""] + _delta_table(report)
-    lines += ["", "## The same energy elsewhere", ""] + _whatif(report)
+    lines += ["## Runs", "", *_runs_table(report)]
+    lines += ["", f"## Against the baseline: {report.baseline_run_name or fmt.MISSING}", "", *_delta_table(report)]
+    lines += ["", "## The same energy elsewhere", "", *_whatif(report)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -29,8 +29,25 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _runs_table(report: Report) -> list[str]:
-    header = ["run", "status", "strategy", "ROUGE-1", "ROUGE-2", "ROUGE-L", "duration", "kWh", "kWh by component",
-              "kWh by phase", "gCO2eq", "$", "samples/s", "tokens/s", "peak RAM", "peak VRAM", "energy"]
+    header = [
+        "run",
+        "status",
+        "strategy",
+        "ROUGE-1",
+        "ROUGE-2",
+        "ROUGE-L",
+        "duration",
+        "kWh",
+        "kWh by component",
+        "kWh by phase",
+        "gCO2eq",
+        "$",
+        "samples/s",
+        "tokens/s",
+        "peak RAM",
+        "peak VRAM",
+        "energy",
+    ]
     rows = [
         [
             row.label + (" (baseline)" if row.is_baseline and "baseline" not in row.label else ""),
@@ -39,8 +56,11 @@ def _runs_table(report: Report) -> list[str]:
             *(fmt.fixed(row.rouge[key], 2) for key in ("rouge1", "rouge2", "rougeL")),
             fmt.duration(row.duration_s),
             fmt.sig(row.energy_kwh),
-            ", ".join(f"{kind} {fmt.sig(kwh)} ({row.component_sources[kind]})"
-                      for kind, kwh in row.energy_by_component_kwh.items()) or fmt.MISSING,
+            ", ".join(
+                f"{kind} {fmt.sig(kwh)} ({row.component_sources[kind]})"
+                for kind, kwh in row.energy_by_component_kwh.items()
+            )
+            or fmt.MISSING,
             ", ".join(f"{phase} {fmt.sig(kwh)}" for phase, kwh in row.energy_by_phase_kwh.items()) or fmt.MISSING,
             fmt.sig(row.emissions_gco2eq),
             fmt.money(row.cost_usd),
@@ -80,8 +100,15 @@ def _whatif(report: Report) -> list[str]:
         "",
     ]
     rows = [
-        [label, f"{o.provider}:{o.region}", o.location, fmt.sig(o.intensity_gco2eq_per_kwh),
-         fmt.sig(o.emissions_gco2eq), fmt.money(o.cost_usd), f"{fmt.short_source(o.source)} ({o.year})"]
+        [
+            label,
+            f"{o.provider}:{o.region}",
+            o.location,
+            fmt.sig(o.intensity_gco2eq_per_kwh),
+            fmt.sig(o.emissions_gco2eq),
+            fmt.money(o.cost_usd),
+            f"{fmt.short_source(o.source)} ({o.year})",
+        ]
         for label, options in (("cleanest", whatif.cleanest), ("dirtiest", whatif.dirtiest))
         for o in options
     ]

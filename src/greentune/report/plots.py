@@ -184,8 +184,17 @@ def _shade_windows(figure: Figure, timeline: Timeline) -> None:
     colours = {name: qualitative.Pastel[i % len(qualitative.Pastel)] for i, name in enumerate(names)}
     shapes = [
         {
-            "type": "rect", "xref": x_axis, "yref": f"{y_axis} domain", "x0": start_s, "x1": end_s, "y0": 0, "y1": 1,
-            "fillcolor": colours[name], "opacity": 0.35, "line": {"width": 0}, "layer": "below",
+            "type": "rect",
+            "xref": x_axis,
+            "yref": f"{y_axis} domain",
+            "x0": start_s,
+            "x1": end_s,
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": colours[name],
+            "opacity": 0.35,
+            "line": {"width": 0},
+            "layer": "below",
         }
         for name, start_s, end_s in timeline.windows
         for x_axis, y_axis in (("x", "y"), ("x2", "y2"))
@@ -194,10 +203,15 @@ def _shade_windows(figure: Figure, timeline: Timeline) -> None:
     for name in names:
         figure.add_trace(
             go.Scatter(
-                x=[None], y=[None], mode="markers", name=name, legendgroup="windows",
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=name,
+                legendgroup="windows",
                 marker={"symbol": "square", "size": 12, "color": colours[name]},
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
 
 

@@ -62,4 +62,3 @@ def emission_equivalents(emissions_gco2eq: float) -> list[Equivalent]:
 def _site(record: RunRecord) -> dict:
     site = record.spec.get("site")
     return site if isinstance(site, dict) else {}
-

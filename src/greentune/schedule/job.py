@@ -35,8 +35,10 @@ def add_seconds(start: datetime, seconds: float) -> datetime:
     try:
         return start + timedelta(seconds=seconds)
     except OverflowError:
-        raise GreentuneError(f"{start.isoformat(timespec='minutes')} + {seconds / 86400:,.1f} days is past the year 9999; "
-                             "give an earlier start or a shorter duration or window") from None
+        raise GreentuneError(
+            f"{start.isoformat(timespec='minutes')} + {seconds / 86400:,.1f} days is past the year 9999; "
+            "give an earlier start or a shorter duration or window"
+        ) from None
 
 
 # An assumption, not a published figure: the power a plan assumes when nothing

@@ -62,11 +62,18 @@ def choose_slots(
     unconstrained = min_segment_slots <= 1 and pause_kwh == 0 and max_pauses is None and pause_delay_slots == 0
     if unconstrained and np.all(energies_kwh == energies_kwh[0]):
         return sorted(np.argsort(intensity, kind="stable")[:jobs].tolist())
-    return _exact_slots(intensity, energies_kwh, max(1, min(min_segment_slots, jobs)), pause_kwh, max_pauses, pause_delay_slots)
+    return _exact_slots(
+        intensity, energies_kwh, max(1, min(min_segment_slots, jobs)), pause_kwh, max_pauses, pause_delay_slots
+    )
 
 
 def _exact_slots(
-    intensity: np.ndarray, energies_kwh: np.ndarray, min_run: int, pause_kwh: float, max_pauses: int | None, delay: float
+    intensity: np.ndarray,
+    energies_kwh: np.ndarray,
+    min_run: int,
+    pause_kwh: float,
+    max_pauses: int | None,
+    delay: float,
 ) -> list[int]:
     """DP over states (pauses p, segment state s, job slots done k); s = 0 idle, 1 … min_run running
     (min_run meaning 'long enough to stop')."""
@@ -151,6 +158,8 @@ def pause_resume(series: IntensitySeries, job: Job, *, rules: PauseRules | None 
     )
     notes = []
     if rules.checkpoint_s:
-        notes.append(f"each resume adds {rules.checkpoint_s:g} s to restore from the checkpoint; "
-                     "the job ends that much later per pause, still before the deadline")
+        notes.append(
+            f"each resume adds {rules.checkpoint_s:g} s to restore from the checkpoint; "
+            "the job ends that much later per pause, still before the deadline"
+        )
     return window.plan("pr", slots, pue=pue, pause_kwh=rules.checkpoint_kwh, notes=notes)

@@ -38,14 +38,20 @@ class RegionChoice:
             "series_backed": self.plan is not None,
         }
         if self.plan is not None:
-            row.update(start=self.plan.start.isoformat(), savings_pct=self.plan.savings_pct,
-                       emissions_now_gco2eq=self.plan.emissions_now_gco2eq, pauses=self.plan.pauses)
+            row.update(
+                start=self.plan.start.isoformat(),
+                savings_pct=self.plan.savings_pct,
+                emissions_now_gco2eq=self.plan.emissions_now_gco2eq,
+                pauses=self.plan.pauses,
+            )
         if self.note:
             row["note"] = self.note
         return row
 
 
-def plan_job(series: IntensitySeries, job: Job, mode: Mode, *, rules: PauseRules | None = None, pue: float = 1.0) -> Plan:
+def plan_job(
+    series: IntensitySeries, job: Job, mode: Mode, *, rules: PauseRules | None = None, pue: float = 1.0
+) -> Plan:
     """Flexible Start (`fs`) or Pause & Resume (`pr`) for `job` on `series`."""
     if mode == "fs":
         return flexible_start(series, job, pue=pue)
@@ -75,10 +81,12 @@ def compare_regions(
             continue
         site = resolve_site(region)
         energy_kwh = float(job.energy_per_slot_kwh(3600).sum())
-        choices.append(RegionChoice(
-            region,
-            energy_kwh * site.intensity_gco2eq_per_kwh * pue,
-            f"{site.intensity_source} ({site.intensity_year})",
-            note="no intensity series for this time: annual average, so no timing gain",
-        ))
+        choices.append(
+            RegionChoice(
+                region,
+                energy_kwh * site.intensity_gco2eq_per_kwh * pue,
+                f"{site.intensity_source} ({site.intensity_year})",
+                note="no intensity series for this time: annual average, so no timing gain",
+            )
+        )
     return sorted(choices, key=lambda choice: choice.emissions_gco2eq)

@@ -52,7 +52,9 @@ def read_start(text: str, flag: str, source: str, region: str, tz: tzinfo | None
     try:
         start = datetime.fromisoformat(text)
     except ValueError:
-        raise GreentuneError(f"cannot read {flag} {text!r}; write it like 2020-06-01T00:00 or 2020-06-01T00:00+02:00") from None
+        raise GreentuneError(
+            f"cannot read {flag} {text!r}; write it like 2020-06-01T00:00 or 2020-06-01T00:00+02:00"
+        ) from None
     if start.tzinfo is not None:
         return start, None
     zone = tz or source_time_zone(source, region)
@@ -79,9 +81,13 @@ def load_series(
         return load_csv_series(source[4:], kind=kind, region=region, fill=fill)
     now = datetime.now(UTC)
     if end <= now:
-        raise GreentuneError(f"the deadline {end.isoformat()} has passed; {source} plans from its forecast, so give a future window")
+        raise GreentuneError(
+            f"the deadline {end.isoformat()} has passed; {source} plans from its forecast, so give a future window"
+        )
     if start < now - LIVE_START_TOLERANCE:
-        raise GreentuneError(f"start {start.isoformat()} is in the past; {source} plans from now on (leave out --start)")
+        raise GreentuneError(
+            f"start {start.isoformat()} is in the past; {source} plans from now on (leave out --start)"
+        )
     if source == "electricitymaps":
         return ElectricityMaps().forecast(region, fill=fill)
     return WattTime().forecast(region, fill=fill)

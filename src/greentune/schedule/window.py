@@ -8,6 +8,7 @@ requested window.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,16 +75,18 @@ class JobWindow:
         resumes = chosen[1:][np.diff(chosen) > 1]
         return total + pause_kwh * float(self.intensity[resumes].sum())
 
-    def plan(self, mode: Mode, slots: Sequence[int], *, pue: float, pause_kwh: float = 0.0, notes: Sequence[str] = ()) -> Plan:
+    def plan(
+        self, mode: Mode, slots: Sequence[int], *, pue: float, pause_kwh: float = 0.0, notes: Sequence[str] = ()
+    ) -> Plan:
         """The `Plan` that runs job slot k in window slot `slots[k]`."""
         if not pue >= 1.0:
             raise GreentuneError(f"PUE must be at least 1.0, got {pue}")
         chosen = [int(slot) for slot in slots]
-        if len(chosen) != self.slot_count or any(b <= a for a, b in zip(chosen, chosen[1:], strict=False)):
+        if len(chosen) != self.slot_count or any(b <= a for a, b in itertools.pairwise(chosen)):
             raise ValueError("a plan needs one increasing window slot per job slot")
         last_fraction = self.job.duration_s / self.series.step_s - (self.slot_count - 1)
         segments, begin = [], chosen[0]
-        for previous, current in zip(chosen, chosen[1:] + [None], strict=True):
+        for previous, current in zip(chosen, [*chosen[1:], None], strict=True):
             if current is None or current != previous + 1:
                 end = self._time(previous + (last_fraction if current is None else 1))
                 segments.append(Segment(self._time(begin), end))

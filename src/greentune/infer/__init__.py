@@ -1,0 +1,5 @@
+"""greentune.infer: one `Summarizer` interface over inference backends (torch and friends load lazily)."""
+
+from greentune.infer.summarizer import Backend, GenerationSettings, Summarizer, Summary, load_summarizer
+
+__all__ = ["Backend", "GenerationSettings", "Summarizer", "Summary", "load_summarizer"]
