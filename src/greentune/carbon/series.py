@@ -43,7 +43,8 @@ class IntensitySeries:
     Fields: `start_utc` (start of slot 0, UTC), `step_s` (slot length, s),
     `values_gco2eq_per_kwh` (one per slot), `kind` ('average' or 'marginal'),
     `source` (who measured or modelled it), `region` (zone or country code),
-    `tz` (time zone for display), `filled_slots` (how many gaps a named fill filled).
+    `tz` (time zone for display), `filled_slots` (how many gaps a named fill filled),
+    `notes` (what a user of the data should know, e.g. how much of the grid it covers).
     """
 
     start_utc: datetime
@@ -54,6 +55,7 @@ class IntensitySeries:
     region: str
     tz: tzinfo = field(default=UTC)
     filled_slots: int = 0
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware(self.start_utc, "series start")
@@ -85,6 +87,7 @@ class IntensitySeries:
         step_s: int | None = None,
         fill: Fill | None = None,
         tz: tzinfo | None = None,
+        notes: Sequence[str] = (),
     ) -> IntensitySeries:
         """Build a series from (time, value) points, each the start of its slot.
 
@@ -126,6 +129,7 @@ class IntensitySeries:
             region=region,
             tz=tz or times[0].tzinfo or UTC,
             filled_slots=int(missing.sum()),
+            notes=tuple(notes),
         )
 
     @property

@@ -45,6 +45,7 @@ class JobWindow:
             notes.append(f"start rounded up to the series' {series.step_s // 60}-min slot: {aligned.isoformat()}")
         if series.filled_slots:
             notes.append(f"{series.filled_slots} missing slots of the series were filled (as asked)")
+        notes.extend(series.notes)
         energies = job.energy_per_slot_kwh(series.step_s)
         start_count = int(job.window_s // series.step_s) + 1
         span = start_count - 1 + len(energies)
