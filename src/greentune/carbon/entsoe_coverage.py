@@ -28,7 +28,7 @@ DIFFERENCE_MAX_PCT = 15.0  # an annual mean further than this from the published
 UNDER_REPORTED_RATIO = 0.5  # a fuel group is under-reported when the file holds less than half of it …
 UNDER_REPORTED_MIN_SHARE = 0.01  # … and it is at least 1 % of the published generation
 UNKNOWN_NOTE_SHARE = 0.05  # 'Other' charged the default factor is named when it is this much of the file
-PUBLISHED_GROUPS = ("coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "bioenergy", "other_renewables")
+PUBLISHED_GROUPS = ("coal", "gas", "other_fossil", "nuclear", "hydro", "wind", "solar", "bioenergy", "other_renewables")
 MW_SLOT_TO_TWH = 1e-6  # MW × h → TWh
 
 
@@ -113,7 +113,8 @@ class GridCoverage:
             coverage = f"below {COVERAGE_MIN_PCT:.0f} % coverage: {coverage}"
         if self.under_reported:
             gaps = ", ".join(
-                f"{gap.group} {gap.file_twh:.1f} of {gap.published_twh:.1f} TWh" for gap in self.under_reported
+                f"{gap.group.replace('_', ' ')} {gap.file_twh:.1f} of {gap.published_twh:.1f} TWh"
+                for gap in self.under_reported
             )
             coverage += f"; under-reported: {gaps}"
         intensity = (
