@@ -117,14 +117,14 @@ def main() -> None:
                 "year": year,
                 "file_generation_twh": round(coverage.file_generation_twh, 2),
                 "published_generation_twh": published.generation_twh if published else None,
-                "coverage_pct": round(coverage.coverage_pct, 1) if coverage.coverage_pct is not None else None,
+                "coverage_pct": round(coverage.coverage_pct, 3) if coverage.coverage_pct is not None else None,
                 "under_reported": [gap.group for gap in coverage.under_reported],
                 "default_other_pct": round(100 * coverage.default_unknown_share, 1),
-                "mean_gco2eq_per_kwh": round(coverage.file_intensity_gco2eq_per_kwh, 1),
+                "mean_gco2eq_per_kwh": round(coverage.file_intensity_gco2eq_per_kwh, 3),
                 "series_time_mean_gco2eq_per_kwh": time_mean(country, year),
                 "former_mapping_mean_gco2eq_per_kwh": round(former_mean(country, year), 1),
                 "published_gco2eq_per_kwh": published.intensity_gco2eq_per_kwh if published else None,
-                "difference_pct": round(coverage.difference_pct, 1) if coverage.difference_pct is not None else None,
+                "difference_pct": round(coverage.difference_pct, 3) if coverage.difference_pct is not None else None,
                 "thin": coverage.thin,
                 "off": coverage.off,
                 "flagged_in_notes": any(note.startswith(("below", "more than")) for note in coverage.notes()),
@@ -166,7 +166,8 @@ def render(rows: list[dict], source: str) -> str:
     thin = [row for row in rows if row["thin"]]
     within = [row for row in rows if not row["off"]]
     former_within = sum(
-        abs(100 * (row["former_mapping_mean_gco2eq_per_kwh"] / row["published_gco2eq_per_kwh"] - 1)) <= DIFFERENCE_MAX_PCT
+        abs(100 * (row["former_mapping_mean_gco2eq_per_kwh"] / row["published_gco2eq_per_kwh"] - 1))
+        <= DIFFERENCE_MAX_PCT
         for row in rows
     )
     lines = [
@@ -190,7 +191,7 @@ def render(rows: list[dict], source: str) -> str:
         "- **former mapping** = the same year with every 'Other', 'Other renewable' and 'Marine' at 700 g",
         "  (greentune before issue 18).",
         "",
-        f"Every series says this in its notes (`IntensitySeries.notes`, shown by `greentune schedule`,",
+        "Every series says this in its notes (`IntensitySeries.notes`, shown by `greentune schedule`,",
         "kept in a carbon-aware run's plan, and in this benchmark's JSON): the coverage of each year it",
         f"spans, prefixed *below {COVERAGE_MIN_PCT:.0f} % coverage* when it is, and the annual mean against",
         f"the published one, prefixed *more than {DIFFERENCE_MAX_PCT:.0f} % off the published figure* when it is.",
@@ -213,9 +214,7 @@ def render(rows: list[dict], source: str) -> str:
     for row in read_table("fuel_emission_factors"):
         if row["entsoe_psr_types"] in ("Other", "Other renewable", "Marine"):
             where = f" in {row['country']}" if row["country"] else " (default)"
-            lines.append(
-                f"| {row['entsoe_psr_types']}{where} | {row['intensity_gco2eq_per_kwh']} | {row['basis']} |"
-            )
+            lines.append(f"| {row['entsoe_psr_types']}{where} | {row['intensity_gco2eq_per_kwh']} | {row['basis']} |")
     dominated = ", ".join(f"{row['country']} {row['year']}" for row in rows if row["default_other_pct"] >= 5)
     lines += [
         "",
@@ -228,9 +227,7 @@ def render(rows: list[dict], source: str) -> str:
         "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
-        flag = ", ".join(
-            word for word, on in (("> 15 % off", row["off"]), ("< 90 % coverage", row["thin"])) if on
-        )
+        flag = ", ".join(word for word, on in (("> 15 % off", row["off"]), ("< 90 % coverage", row["thin"])) if on)
         lines.append(
             f"| {row['country']} | {row['year']} | {row['file_generation_twh']:.1f} | "
             f"{row['published_generation_twh']:.1f} | {row['coverage_pct']:.0f} % | "

@@ -42,8 +42,9 @@ def test_every_entsoe_fuel_in_the_shipped_data_has_a_cited_factor():
     with table.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert all(row["source"] and row["year"] for row in rows)
-    mapped = {name for row in rows for name in row["entsoe_psr_types"].split("|")}
-    assert len(mapped) == sum(len(row["entsoe_psr_types"].split("|")) for row in rows)  # each fuel mapped once
+    pairs = [(row["country"], name) for row in rows for name in row["entsoe_psr_types"].split("|")]
+    assert len(set(pairs)) == len(pairs)  # each fuel mapped once per country ('' = the default)
+    mapped = {name for country, name in pairs if not country}
     assert {
         "Fossil Gas",
         "Fossil Brown coal/Lignite",
@@ -51,7 +52,11 @@ def test_every_entsoe_fuel_in_the_shipped_data_has_a_cited_factor():
         "Solar",
         "Wind Onshore",
         "Hydro Pumped Storage",
+        "Other",
+        "Other renewable",
+        "Marine",
     } <= mapped
+    assert {name for country, name in pairs if country} <= mapped  # a country overrides, never adds, a type
 
 
 def test_intensity_is_the_generation_weighted_mean_and_minor_missing_fuels_count_as_zero():

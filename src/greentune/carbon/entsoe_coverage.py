@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from greentune.carbon.fuel_factors import factors_for, fuel_factors
 from greentune.data import read_table
+from greentune.errors import GreentuneError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,10 +157,13 @@ def published_annual(country: str, year: int) -> PublishedAnnual | None:
 def fuel_energy_twh(generation_mw: pd.DataFrame) -> dict[str, float]:
     """Energy (TWh) per production type of a generation-by-fuel frame (MW, one row per slot start).
 
-    The slot length is the frame's shortest spacing; negative readings and missing values count as zero.
+    The slot length is the frame's shortest spacing (so it needs two rows); negative readings and
+    missing values count as zero.
     """
     import pandas as pd
 
+    if len(generation_mw.index) < 2:
+        raise GreentuneError("a generation frame needs at least two rows to tell its slot length")
     slot_h = pd.Series(generation_mw.index).diff().min().total_seconds() / 3600
     energy = generation_mw.clip(lower=0).fillna(0.0).sum() * slot_h * MW_SLOT_TO_TWH
     return {str(fuel): float(value) for fuel, value in energy.items()}
