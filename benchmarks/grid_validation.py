@@ -37,6 +37,11 @@ from greentune.carbon.fuel_factors import fuel_factors
 from greentune.data import read_table
 
 ROOT = Path(__file__).resolve().parent.parent
+REMARKS = {  # what the fuel-group arithmetic alone does not say, per country
+    "EE": "ENTSO-E files Estonian oil shale as 'Fossil Oil shale', which greentune charges the coal factor "
+    "(820 g); Ember counts it as Other Fossil, so the 'coal in excess' and the 'other fossil missing' are "
+    "the same generation, charged more by greentune",
+}
 FORMER_THERMAL_TYPES = ("Other", "Other renewable", "Marine")  # charged the 'unknown' factor before issue 18
 EXPLAIN_MIN_SHIFT_G = 1.0  # a fuel group's gap is named when it moves the annual mean by at least this (g/kWh)
 
@@ -95,6 +100,8 @@ def explain(coverage: GridCoverage, factors: dict[str, float]) -> str:
     text = "; ".join(parts) if parts else "no fuel group's gap moves the mean by 1 g or more"
     if coverage.default_unknown_share >= 0.02:
         text += f"; {100 * coverage.default_unknown_share:.0f} % 'Other' at the assumed-thermal default"
+    if coverage.country in REMARKS:
+        text += f". {REMARKS[coverage.country][0].upper()}{REMARKS[coverage.country][1:]}"
     return text
 
 
@@ -203,8 +210,6 @@ def render(rows: list[dict], source: str) -> str:
         "and explained below.",
         f"- {len(thin)} country-years hold less than {COVERAGE_MIN_PCT:.0f} % of the published generation; "
         "their series say so.",
-        "- Relative comparisons within one series (when to run) suffer less than absolute grams: a missing",
-        "  fuel shifts every slot, though not equally (missing solar mostly shifts midday).",
         "",
         "## Fuel mapping",
         "",

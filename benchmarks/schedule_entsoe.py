@@ -34,14 +34,15 @@ LAST_START = datetime(YEAR, 12, 14, tzinfo=UTC)  # the longest job (8 d) + 100 %
 RULES_JOB_H, RULES_WINDOW_H, RULES_MAX_PAUSES = 24, 24, (0, 1, 2, 4, None)
 
 
-def hourly(country: str) -> tuple[np.ndarray, int, datetime]:
-    """Hourly mean intensity for the year (15/30-min data averaged), gaps linearly interpolated."""
+def hourly(country: str) -> tuple[np.ndarray, int, datetime, tuple[str, ...]]:
+    """Hourly mean intensity for the year (15/30-min data averaged), gaps linearly interpolated,
+    and the series' notes (its coverage against published figures)."""
     series = load_entsoe_year(country, YEAR, fill="interpolate")
     per_hour = 3600 // series.step_s
     values = series.values_gco2eq_per_kwh
     values = values[: len(values) // per_hour * per_hour].reshape(-1, per_hour).mean(axis=1)
     filled = series.filled_slots
-    return values, filled, series.slot_start(0).astimezone(UTC)
+    return values, filled, series.slot_start(0).astimezone(UTC), series.notes
 
 
 def savings(
@@ -99,7 +100,7 @@ def main() -> None:
     with Progress() as progress:
         task = progress.add_task("countries × configurations", total=len(COUNTRIES) * len(configurations))
         for country in COUNTRIES:
-            values, filled, first = hourly(country)
+            values, filled, first, notes = hourly(country)
             last = int((LAST_START - first).total_seconds() // 3600)
             starts = list(range(0, last + 1, START_EVERY_H))
             data[country] = {
@@ -107,6 +108,7 @@ def main() -> None:
                 "mean_gco2eq_per_kwh": float(values.mean()),
                 "filled_source_slots": filled,
                 "n_starts": len(starts),
+                "series_notes": list(notes),
             }
             for mode, job_h, extra_h, window in configurations:
                 saved, pauses = savings(values, starts, job_h, extra_h, mode)

@@ -43,6 +43,7 @@ class RegionChoice:
                 savings_pct=self.plan.savings_pct,
                 emissions_now_gco2eq=self.plan.emissions_now_gco2eq,
                 pauses=self.plan.pauses,
+                notes=list(self.plan.notes),  # e.g. the series' coverage flags, for every region, not just the best
             )
         if self.note:
             row["note"] = self.note
