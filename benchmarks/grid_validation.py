@@ -38,7 +38,7 @@ from greentune.data import read_table
 
 ROOT = Path(__file__).resolve().parent.parent
 REMARKS = {  # what the fuel-group arithmetic alone does not say, per country
-    "EE": "ENTSO-E files Estonian oil shale as 'Fossil Oil shale', which greentune charges the coal factor "
+    "EE": "ENTSO-E files Estonian oil shale as 'Fossil Oil shale', which greentune
     "(820 g); Ember counts it as Other Fossil, so the 'coal in excess' and the 'other fossil missing' are "
     "the same generation, charged more by greentune",
 }
