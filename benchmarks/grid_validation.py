@@ -38,8 +38,8 @@ from greentune.data import read_table
 
 ROOT = Path(__file__).resolve().parent.parent
 REMARKS = {  # what the fuel-group arithmetic alone does not say, per country
-    "EE": "ENTSO-E files Estonian oil shale as 'Fossil Oil shale', which greentune
-    "(820 g); Ember counts it as Other Fossil, so the 'coal in excess' and the 'other fossil missing' are "
+    "EE": "ENTSO-E files Estonian oil shale as 'Fossil Oil shale', which greentune charges the coal factor; "
+    "Ember counts it as Other Fossil, so the 'coal in excess' and the 'other fossil missing' are "
     "the same generation, charged more by greentune",
 }
 FORMER_THERMAL_TYPES = ("Other", "Other renewable", "Marine")  # charged the 'unknown' factor before issue 18
