@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from greentune.carbon import entsoe_availability
-from greentune.carbon.entsoe import _generation_mw, entsoe_coverage, generation_to_intensity
+from greentune.carbon.entsoe import entsoe_generation_mw, entsoe_coverage, generation_to_intensity
 from greentune.carbon.entsoe_coverage import (
     COVERAGE_MIN_PCT,
     DIFFERENCE_MAX_PCT,
@@ -49,7 +49,7 @@ EXPLAIN_MIN_SHIFT_G = 1.0  # a fuel group's gap is named when it moves the annua
 def former_mean(country: str, year: int) -> float:
     """Annual mean (gCO2eq/kWh, generation-weighted) under the former mapping: no per-country 'Other',
     and 'Other renewable' and 'Marine' at the assumed-thermal factor too."""
-    energy = fuel_energy_twh(_generation_mw(country, year))
+    energy = fuel_energy_twh(entsoe_generation_mw(country, year))
     factors = fuel_factors()
     unknown = factors["Other"].intensity_gco2eq_per_kwh
     weighted = sum(
@@ -61,7 +61,7 @@ def former_mean(country: str, year: int) -> float:
 
 def time_mean(country: str, year: int) -> float | None:
     """Plain mean of the year's slots (gaps left out); None when every slot is a gap."""
-    mean = float(generation_to_intensity(_generation_mw(country, year), country).mean())
+    mean = float(generation_to_intensity(entsoe_generation_mw(country, year), country).mean())
     return None if math.isnan(mean) else round(mean, 1)
 
 
@@ -78,7 +78,7 @@ def explain(coverage: GridCoverage, factors: dict[str, float]) -> str:
     """Why a country-year is off: the fuel-group gaps that move the mean most, and the default 'Other'."""
     published = coverage.published
     assert published is not None
-    energy = fuel_energy_twh(_generation_mw(coverage.country, coverage.year))
+    energy = fuel_energy_twh(entsoe_generation_mw(coverage.country, coverage.year))
     country_factors = fuel_factors(coverage.country)
     file_group = dict.fromkeys(PUBLISHED_GROUPS, 0.0)
     for fuel, twh in energy.items():

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greentune.carbon import load_entsoe
+from greentune.carbon import entsoe_availability, entsoe_coverage, load_entsoe
 from greentune.carbon.entsoe import generation_to_intensity
 from greentune.carbon.entsoe_coverage import (
     FuelGap,
@@ -207,3 +207,21 @@ def test_schedule_json_carries_the_coverage_note():
     notes = json.loads(done.stdout)["notes"]
     assert any(note.startswith("below 90 % coverage: NL 2020: the ENTSO-E data covers 71 %") for note in notes)
     assert any(note.startswith("more than 15 % off the published figure: NL 2020") for note in notes)
+
+
+def test_every_country_year_in_the_doc_is_within_15_percent_or_flagged_in_its_notes():
+    doc = (Path(__file__).parent.parent / "docs" / "GRID_DATA.md").read_text(encoding="utf-8")
+    rows = [line.split(" | ") for line in doc.splitlines() if line.startswith("| ") and line[2:4].isupper()]
+    rows = [cells for cells in rows if cells[1].isdigit()]  # the country-year table
+    assert len(rows) == sum(len(years) for years in entsoe_availability().values()) == 107
+    for cells in rows:
+        country, year = cells[0].strip("| "), int(cells[1])
+        coverage = entsoe_coverage(country, year)
+        assert cells[11] == f"{coverage.difference_pct:+.0f} %", (
+            f"{country} {year}: rerun benchmarks/grid_validation.py"
+        )
+        notes = coverage.notes()
+        if abs(coverage.difference_pct) > 15:
+            assert notes[1].startswith(f"more than 15 % off the published figure: {country} {year}:")
+        if coverage.coverage_pct < 90:
+            assert notes[0].startswith(f"below 90 % coverage: {country} {year}:")

