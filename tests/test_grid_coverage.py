@@ -225,3 +225,18 @@ def test_every_country_year_in_the_doc_is_within_15_percent_or_flagged_in_its_no
             assert notes[1].startswith(f"more than 15 % off the published figure: {country} {year}:")
         if coverage.coverage_pct < 90:
             assert notes[0].startswith(f"below 90 % coverage: {country} {year}:")
+
+
+def test_every_plan_on_a_flagged_series_carries_its_flag():
+    """What `greentune schedule` and `run --carbon-aware` print and record: the plan's notes."""
+    from greentune.schedule import Job, plan_job
+
+    stockholm = ZoneInfo("Europe/Stockholm")
+    start = datetime(2019, 6, 1, tzinfo=stockholm)
+    series = load_entsoe("SE", start, datetime(2019, 6, 3, tzinfo=stockholm))
+    for mode in ("fs", "pr"):
+        plan = plan_job(series, Job(start=start, duration_s=6 * 3600, window_s=12 * 3600, power_w=1000.0), mode)
+        assert plan.notes[-2:] == series.notes
+        assert plan.notes[-1].startswith(
+            "more than 15 % off the published figure: SE 2019: annual mean of this data 29"
+        )
