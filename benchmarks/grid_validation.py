@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from greentune.carbon import entsoe_availability
-from greentune.carbon.entsoe import entsoe_generation_mw, entsoe_coverage, generation_to_intensity
+from greentune.carbon.entsoe import entsoe_coverage, entsoe_generation_mw, generation_to_intensity
 from greentune.carbon.entsoe_coverage import (
     COVERAGE_MIN_PCT,
     DIFFERENCE_MAX_PCT,
