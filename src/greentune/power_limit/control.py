@@ -66,12 +66,14 @@ class NvmlPowerControl:
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)) / 1000.0
 
 
-def nvml_controls(nvml: ModuleType | Any | None = None) -> list[NvmlPowerControl]:
+def nvml_controls(nvml: Any = None) -> list[NvmlPowerControl]:
     """A control for every GPU visible to CUDA (initialises NVML); `nvml` defaults to pynvml."""
     from greentune.meter.nvml import visible_gpu_indices
 
     if nvml is None:
-        import pynvml as nvml
+        import pynvml
+
+        nvml = pynvml
     try:
         nvml.nvmlInit()
         handles = [nvml.nvmlDeviceGetHandleByIndex(index) for index in range(nvml.nvmlDeviceGetCount())]
