@@ -9,6 +9,9 @@ Add it to a Trainer's callbacks and it measures, with a `greentune.meter.Meter`:
 - `checkpoint`: saving checkpoints;
 - any phase the caller opens with `with callback.phase("test"): ...`.
 
+With a `greentune.power_limit.PowerLimitOptimizer` it also profiles GPU power
+limits on the first steps, keeps the best one and restores the original at close.
+
 Windows of the same phase add up. After training, `summary()` returns the
 phases, throughput (samples/s, tokens/s when the Trainer counts input tokens),
 FLOPs, and what early stopping saved against the epoch budget. HF has no
@@ -29,6 +32,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from greentune.meter import Measurement, Meter, Scope
+from greentune.power_limit import PowerLimitOptimizer
 
 RUN = "run"
 _TRAIN_WINDOW = "train-loop"
@@ -99,8 +103,13 @@ class GreenCallback(TrainerCallback):
         log_path: Path | None = None,
         interval_ms: int = 100,
         scope: Scope = "machine",
+        power_limit: PowerLimitOptimizer | None = None,
     ) -> None:
-        """Use ``meter``, or start one of our own with ``log_path``, ``interval_ms`` and ``scope``."""
+        """Use ``meter``, or start one of our own with ``log_path``, ``interval_ms`` and ``scope``.
+
+        ``power_limit`` profiles and sets GPU power limits on the first training steps and restores them at close.
+        """
+        self.power_limit = power_limit
         self._own_meter = meter is None
         self.meter = meter if meter is not None else Meter(interval_ms=interval_ms, log_path=log_path, scope=scope)
         self._totals: dict[str, PhaseTotal] = {}
@@ -131,6 +140,8 @@ class GreenCallback(TrainerCallback):
         """End every open window and the `run` window; stop the meter when the callback owns it."""
         if not self._begun or self._closed:
             return
+        if self.power_limit is not None:
+            self.power_limit.restore()
         for name in sorted(self._open):
             self._end(name)
         self._run = self.meter.end_window(RUN)
@@ -182,6 +193,8 @@ class GreenCallback(TrainerCallback):
         self._begin(self._epoch_window)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.power_limit is not None:
+            self.power_limit.on_step_end()
         self._open_eval_if_due(control)
         if control.should_save and not control.should_evaluate:
             self._begin("checkpoint")

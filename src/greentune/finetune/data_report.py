@@ -81,6 +81,9 @@ def report_metrics(report: dict[str, Any]) -> dict[str, float]:
         if not isinstance(split, dict):
             continue
         for column, stats in split.items():
+            if not isinstance(stats, dict):  # train_batching: one level of numbers
+                metrics[f"data.{split_name}.{column}"] = float(stats)
+                continue
             for key in ("mean_tokens", "p90_tokens", "truncated_pct"):
                 metrics[f"data.{split_name}.{column}.{key}"] = float(stats[key])
     return metrics

@@ -29,6 +29,7 @@ from greentune.errors import GreentuneError
 from greentune.finetune.data import SYNTHETIC, TextSplit, TextSplits, load_splits
 from greentune.finetune.data_report import data_report, report_metrics
 from greentune.finetune.models import count_parameters, identify_model, load_model
+from greentune.finetune.recipe import Hardware, resolve_recipe
 from greentune.finetune.rouge import ROUGE_KEYS, compute_rouge
 from greentune.finetune.spec import ExperimentSpec, flatten, strategy_label
 from greentune.finetune.strategies import (
@@ -39,6 +40,7 @@ from greentune.finetune.strategies import (
     training_arguments,
 )
 from greentune.ledger import ComponentEnergy, PhaseFootprint, RunRecord, write_run
+from greentune.ledger.record import PowerLimitProfile, PowerLimitSummary
 
 RUNS_DIR = Path("greentune-runs")
 
@@ -69,9 +71,11 @@ def run(
     import torch
 
     has_cuda = torch.cuda.is_available()
+    resolved = resolve_recipe(spec.strategies, Hardware(has_cuda, has_cuda and torch.cuda.is_bf16_supported()))
+    spec = spec.model_copy(update={"strategies": resolved.strategies})
     check_runnable(spec.strategies, has_cuda)
     identity = identify_model(spec.model)
-    notes: list[str] = []
+    notes: list[str] = list(resolved.notes)
     warning = check_pretrained_dtype(spec.strategies, identity)
     if warning:
         notes.append(warning)
@@ -92,7 +96,10 @@ def run(
     from greentune.finetune.callback import GreenCallback
 
     callback = GreenCallback(
-        log_path=artifact_dir / "meter.jsonl", interval_ms=spec.meter.interval_ms, scope=spec.meter.scope
+        log_path=artifact_dir / "meter.jsonl",
+        interval_ms=spec.meter.interval_ms,
+        scope=spec.meter.scope,
+        power_limit=_power_limit_optimizer(spec),
     )
     job = _Job(
         spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda, follower=follower
@@ -161,6 +168,21 @@ def _prefer_passive_omp_wait() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _power_limit_optimizer(spec: ExperimentSpec) -> Any:
+    """A `PowerLimitOptimizer` over the visible GPUs when the spec asks for a power limit."""
+    strategies = spec.strategies
+    if strategies.power_limit is None:
+        return None
+    from greentune.power_limit import Objective, PowerLimitOptimizer, nvml_controls
+
+    return PowerLimitOptimizer(
+        nvml_controls(),
+        objective=Objective(strategies.power_objective),
+        max_slowdown_pct=strategies.power_max_slowdown_pct,
+        fixed_limit_w=None if strategies.power_limit == "auto" else strategies.power_limit,
+    )
+
+
 def _resolve_site(spec: ExperimentSpec) -> Any:
     from greentune.carbon import resolve_site
 
@@ -222,6 +244,9 @@ class _Job:
             _configure_generation(model, spec)
             self.parameters = count_parameters(model)
             train_set = _tokenized(tokenizer, self.splits.train, spec)
+            if spec.strategies.token_budget is not None:
+                self.report["train_batching"] = _batching_report(train_set, spec)
+                (self.artifact_dir / "data_report.json").write_text(json.dumps(self.report, indent=2))
             validation_set = _tokenized(tokenizer, self.splits.validation, spec)
         self.evaluations = _Evaluations(references=list(self.splits.validation.targets))
         self.trainer = self._trainer(model, tokenizer, train_set, validation_set, checkpoint_dir, progress)
@@ -290,7 +315,15 @@ class _Job:
             from greentune.finetune.progress import RichProgressCallback
 
             callbacks.append(RichProgressCallback(progress, spec.run_name()))
-        trainer = Seq2SeqTrainer(
+        budget = spec.strategies.token_budget
+        trainer_class: Any = Seq2SeqTrainer
+        extra: dict[str, Any] = {}
+        if budget is not None:
+            from greentune.finetune.budget_trainer import TokenBudgetTrainer
+
+            trainer_class, extra = TokenBudgetTrainer, {"token_budget": budget}
+        trainer = trainer_class(
+            **extra,
             model=model,
             args=arguments,
             train_dataset=train_set,
@@ -434,7 +467,22 @@ class _Job:
             data_report=self.report,
             notes=[*self.notes, *accounting.notes, f"model type {model_type}"],
             carbon_aware=self.follower.to_record() if self.follower is not None else None,
+            power_limit=_power_limit_summary(self.callback.power_limit),
         )
+
+
+def _power_limit_summary(optimizer: Any) -> PowerLimitSummary | None:
+    if optimizer is None:
+        return None
+    result = optimizer.result()
+    return PowerLimitSummary(
+        objective=str(result.objective),
+        original_limits_w=list(result.original_limits_w),
+        profiles=[PowerLimitProfile(**asdict(profile)) for profile in result.profiles],
+        chosen_w=result.chosen_w,
+        applied=result.applied,
+        note=result.note,
+    )
 
 
 def _configure_generation(model: Any, spec: ExperimentSpec) -> None:
@@ -455,6 +503,26 @@ def _tokenized(tokenizer: Any, split: TextSplit, spec: ExperimentSpec) -> Any:
     inputs = tokenizer(split.sources, max_length=spec.data.max_source_tokens, truncation=True)
     labels = tokenizer(text_target=split.targets, max_length=spec.data.max_target_tokens, truncation=True)
     return Dataset.from_dict({**inputs, "labels": labels["input_ids"]})
+
+
+def _batching_report(train_set: Any, spec: ExperimentSpec) -> dict[str, Any]:
+    """Padding share of fixed-size batches against token-budget batches on the training split."""
+    from greentune.finetune.budget_trainer import sample_lengths
+    from greentune.finetune.token_batching import fixed_size_batches, padding_share, token_budget_batches
+
+    lengths = sample_lengths(train_set)
+    assert spec.strategies.token_budget is not None
+    budget_batches = token_budget_batches(lengths, spec.strategies.token_budget)
+    batch_size = spec.strategies.batch_size if isinstance(spec.strategies.batch_size, int) else 8
+    fixed = fixed_size_batches(len(lengths), batch_size, spec.train.seed)
+    return {
+        "token_budget": spec.strategies.token_budget,
+        "batches": len(budget_batches),
+        "mean_batch_samples": round(len(lengths) / len(budget_batches), 2) if budget_batches else 0.0,
+        "padding_share_fixed_batches": round(padding_share(lengths, fixed), 4),
+        "padding_share_token_budget": round(padding_share(lengths, budget_batches), 4),
+        "fixed_batch_size": batch_size,
+    }
 
 
 def _decode(tokenizer: Any, token_ids: Any) -> list[str]:

@@ -101,7 +101,7 @@ class StrategiesConfig(_Config):
     lora: LoraConfig = Field(default_factory=LoraConfig)
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     group_by_length: bool = False
-    optimizer: Literal["adamw", "adafactor"] = "adamw"
+    optimizer: Literal["adamw", "adamw-fused", "adafactor"] = "adamw"
     batch_size: int | Literal["auto"] = 8
     gradient_accumulation_steps: int = Field(1, ge=1)
     gradient_checkpointing: bool = False
@@ -110,6 +110,19 @@ class StrategiesConfig(_Config):
     fp16_unsafe: Literal["warn", "refuse"] = Field(
         "refuse", description="what to do when fp16 is asked for a model family known to overflow in fp16"
     )
+    recipe: Literal["none", "frugal"] = Field(
+        "none", description="frugal: greentune's recommended switches for every key not set explicitly"
+    )
+    token_budget: int | None = Field(
+        None, gt=0, description="training batches filled to this many padded tokens instead of batch_size"
+    )
+    attention: Literal["default", "sdpa", "eager"] = Field("default", description="attention kernels")
+    dataloader_workers: int = Field(0, ge=0, description="DataLoader worker processes for training")
+    power_limit: int | Literal["auto"] | None = Field(
+        None, description="GPU power limit in W, or 'auto': profile limits on the first steps and pick one"
+    )
+    power_objective: Literal["energy", "time", "energy-within-slowdown"] = "energy-within-slowdown"
+    power_max_slowdown_pct: float = Field(10.0, ge=0, description="for energy-within-slowdown")
 
     @model_validator(mode="after")
     def _batch_size_positive(self) -> StrategiesConfig:
@@ -211,7 +224,7 @@ class ExperimentSpec(_Config):
 
 def strategy_label(strategies: StrategiesConfig) -> str:
     """A short name for the strategies that differ from the defaults, e.g. 'freeze-embeddings+early-stop'."""
-    parts: list[str] = []
+    parts: list[str] = ["frugal"] if strategies.recipe == "frugal" else []
     if strategies.precision != "fp32":
         parts.append(strategies.precision)
     if strategies.freeze != "none":
@@ -234,6 +247,12 @@ def strategy_label(strategies: StrategiesConfig) -> str:
         parts.append("compile")
     if strategies.deepspeed.enabled:
         parts.append(f"zero{strategies.deepspeed.stage}")
+    if strategies.token_budget is not None:
+        parts.append(f"tokens{strategies.token_budget}")
+    if strategies.attention != "default":
+        parts.append(strategies.attention)
+    if strategies.power_limit is not None:
+        parts.append(f"power-{strategies.power_limit}")
     return "+".join(parts) or "baseline"
 
 

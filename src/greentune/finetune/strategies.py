@@ -20,6 +20,7 @@ from greentune.finetune.models import ModelIdentity
 from greentune.finetune.spec import StrategiesConfig
 
 AUTO_BATCH_START = 64
+_OPTIMIZERS = {"adamw": "adamw_torch", "adamw-fused": "adamw_torch_fused", "adafactor": "adafactor"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,12 @@ def check_runnable(strategies: StrategiesConfig, has_cuda: bool) -> None:
             f"strategies.precision {strategies.precision} needs a CUDA GPU and none is visible; "
             "use precision: fp32 on this machine"
         )
+    if strategies.power_limit is not None and not has_cuda:
+        raise GreentuneError(
+            "strategies.power_limit needs an NVIDIA GPU and none is visible; remove it on this machine"
+        )
+    if strategies.token_budget is not None and strategies.batch_size == "auto":
+        raise GreentuneError("strategies.token_budget and batch_size: auto exclude each other; choose one")
     if strategies.deepspeed.enabled:
         if importlib.util.find_spec("deepspeed") is None:
             raise GreentuneError(
@@ -80,11 +87,23 @@ def check_pretrained_dtype(strategies: StrategiesConfig, identity: ModelIdentity
 
 
 def apply_to_model(model: Any, strategies: StrategiesConfig) -> Any:
-    """Freeze parameters and wrap with LoRA as the strategies say; returns the model to train."""
+    """Set the attention kernels, freeze parameters and wrap with LoRA as the strategies say; returns the model."""
+    if strategies.attention != "default":
+        _set_attention(model, strategies.attention)
     _freeze(model, strategies.freeze)
     if strategies.lora.enabled:
         model = _with_lora(model, strategies)
     return model
+
+
+def _set_attention(model: Any, attention: str) -> None:
+    try:
+        model.set_attn_implementation(attention)
+    except (ValueError, ImportError) as error:
+        raise GreentuneError(
+            f"strategies.attention {attention} is not supported by this model ({str(error).splitlines()[0]}); "
+            "use attention: default"
+        ) from None
 
 
 def _freeze(model: Any, freeze: str) -> None:
@@ -129,11 +148,12 @@ def training_arguments(strategies: StrategiesConfig) -> dict[str, Any]:
         "fp16": strategies.precision == "fp16",
         "bf16": strategies.precision == "bf16",
         "tf32": True if strategies.precision == "tf32" else None,
-        "optim": "adafactor" if strategies.optimizer == "adafactor" else "adamw_torch",
+        "optim": _OPTIMIZERS[strategies.optimizer],
         "per_device_train_batch_size": AUTO_BATCH_START if auto else strategies.batch_size,
         "auto_find_batch_size": auto,
         "gradient_accumulation_steps": strategies.gradient_accumulation_steps,
         "torch_compile": strategies.torch_compile,
+        "dataloader_num_workers": strategies.dataloader_workers,
     }
     # transformers 5 renamed gradient_checkpointing to activation_checkpointing
     checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"

@@ -45,6 +45,30 @@ class PhaseFootprint(BaseModel):
     energy_kwh: float
 
 
+class PowerLimitProfile(BaseModel):
+    """Time and GPU energy of the same training steps at one power limit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limit_w: int
+    steps: int
+    duration_s: float
+    energy_j: float
+
+
+class PowerLimitSummary(BaseModel):
+    """What the power-limit optimiser profiled, chose and applied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objective: str
+    original_limits_w: list[int]
+    profiles: list[PowerLimitProfile] = Field(default_factory=list)
+    chosen_w: int | None
+    applied: bool
+    note: str
+
+
 class RunRecord(BaseModel):
     """Everything greentune knows about one job."""
 
@@ -105,6 +129,7 @@ class RunRecord(BaseModel):
         default_factory=dict, description="token-length distribution and truncation rate per split and column"
     )
     notes: list[str] = Field(default_factory=list, description="warnings and caveats of this run, one line each")
+    power_limit: PowerLimitSummary | None = Field(default=None, description="the GPU power-limit optimiser's run")
     carbon_aware: dict[str, Any] | None = Field(
         default=None,
         description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "

@@ -1,0 +1,67 @@
+"""`strategies.recipe: frugal`: greentune's recommended switches, each also a switch of its own.
+
+The recipe fills in every strategy the user did not set explicitly (pydantic's
+`model_fields_set`), from what this machine has: bf16 where the GPU supports
+it; token-budget batching; fused AdamW; SDPA attention; torch.compile on GPU;
+DataLoader workers on GPU so that the GPU never waits for batches. What it
+chose is recorded with the run (the resolved strategies) and each choice it
+could not make here is a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from greentune.finetune.spec import StrategiesConfig
+
+# Padded tokens per training batch: sized so that a BART-large-shaped model's activations fit an
+# 80 GB GPU in bf16, and a small model's step on a CPU stays near the default batch of 8 × 128 + 64 tokens.
+TOKEN_BUDGET_GPU = 65536
+TOKEN_BUDGET_CPU = 2048
+DATALOADER_WORKERS_GPU = 4
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What the recipe needs to know of the machine."""
+
+    has_cuda: bool
+    has_bf16: bool
+
+
+@dataclass(frozen=True)
+class ResolvedStrategies:
+    """The strategies to run with, and one note per recipe choice that depends on the hardware."""
+
+    strategies: StrategiesConfig
+    notes: tuple[str, ...]
+
+
+def resolve_recipe(strategies: StrategiesConfig, hardware: Hardware) -> ResolvedStrategies:
+    """The strategies with the recipe's switches filled in where the user left them unset."""
+    if strategies.recipe != "frugal":
+        return ResolvedStrategies(strategies, ())
+    explicit = strategies.model_fields_set
+    wanted: dict[str, object] = {
+        "token_budget": TOKEN_BUDGET_GPU if hardware.has_cuda else TOKEN_BUDGET_CPU,
+        "optimizer": "adamw-fused",
+        "attention": "sdpa",
+    }
+    notes: list[str] = []
+    if hardware.has_cuda:
+        wanted["torch_compile"] = True
+        wanted["dataloader_workers"] = DATALOADER_WORKERS_GPU
+        if hardware.has_bf16:
+            wanted["precision"] = "bf16"
+        else:
+            notes.append("recipe frugal: this GPU has no bf16, so training stays in fp32")
+    else:
+        notes.append("recipe frugal: no GPU, so fp32 without torch.compile or DataLoader workers")
+    if "batch_size" in explicit and "token_budget" not in explicit:
+        del wanted["token_budget"]  # the user's batch size wins over the recipe's token budget
+    chosen = {key: value for key, value in wanted.items() if key not in explicit}
+    resolved = strategies.model_copy(update=chosen)
+    if chosen:
+        settings = ", ".join(f"{key}={value}" for key, value in chosen.items())
+        notes.append(f"recipe frugal set {settings}")
+    return ResolvedStrategies(resolved, tuple(notes))
