@@ -175,10 +175,14 @@ def _power_limit_optimizer(spec: ExperimentSpec) -> Any:
         return None
     from greentune.power_limit import Objective, PowerLimitOptimizer, nvml_controls
 
+    profile = strategies.power_profile
     return PowerLimitOptimizer(
         nvml_controls(),
-        objective=Objective(strategies.power_objective),
-        max_slowdown_pct=strategies.power_max_slowdown_pct,
+        objective=Objective(profile.objective),
+        max_slowdown_pct=profile.max_slowdown_pct,
+        warmup_steps=profile.warmup_steps,
+        profile_steps=profile.profile_steps,
+        step_w=profile.step_w,
         fixed_limit_w=None if strategies.power_limit == "auto" else strategies.power_limit,
     )
 

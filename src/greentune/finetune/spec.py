@@ -93,6 +93,16 @@ class DeepSpeedConfig(_Config):
     offload_params: bool = False
 
 
+class PowerProfileConfig(_Config):
+    """How `power_limit: auto` profiles limits (as Zeus's GlobalPowerLimitOptimizer) and what it minimises."""
+
+    objective: Literal["energy", "time", "energy-within-slowdown"] = "energy-within-slowdown"
+    max_slowdown_pct: float = Field(10.0, ge=0, description="for energy-within-slowdown")
+    warmup_steps: int = Field(10, ge=1, description="steps at the current limit before profiling")
+    profile_steps: int = Field(20, ge=1, description="steps measured at each candidate limit")
+    step_w: int = Field(50, gt=0, description="watts between candidate limits, from the highest down")
+
+
 class StrategiesConfig(_Config):
     """The efficiency strategies, each a switch recorded with the run."""
 
@@ -121,8 +131,7 @@ class StrategiesConfig(_Config):
     power_limit: int | Literal["auto"] | None = Field(
         None, description="GPU power limit in W, or 'auto': profile limits on the first steps and pick one"
     )
-    power_objective: Literal["energy", "time", "energy-within-slowdown"] = "energy-within-slowdown"
-    power_max_slowdown_pct: float = Field(10.0, ge=0, description="for energy-within-slowdown")
+    power_profile: PowerProfileConfig = Field(default_factory=lambda: PowerProfileConfig())
 
     @model_validator(mode="after")
     def _batch_size_positive(self) -> StrategiesConfig:
