@@ -91,3 +91,32 @@ def test_the_recipe_trains_through_the_token_budget_trainer(tmp_path: Path) -> N
     # 8 pairs cut to 48 + 16 tokens: 128 // 64 = 2 per batch, 4 batches (one epoch = 4 optimizer steps)
     assert (batching["batches"], batching["mean_batch_samples"]) == (4, 2.0)
     assert "recipe frugal set optimizer=adamw-fused, attention=sdpa" in record.notes
+
+
+def test_the_recipe_fills_only_the_switches_left_unset() -> None:
+    from greentune.finetune.recipe import Hardware, resolve_recipe
+    from greentune.finetune.spec import StrategiesConfig
+
+    gpu = Hardware(has_cuda=True, has_bf16=True)
+    resolved = resolve_recipe(StrategiesConfig(recipe="frugal", attention="eager", batch_size=16), gpu)
+    chosen = resolved.strategies
+    assert (chosen.precision, chosen.token_budget, chosen.optimizer, chosen.attention) == (
+        "bf16",
+        65536,
+        "adamw-fused",
+        "eager",  # attention was set by the user
+    )
+    assert (chosen.torch_compile, chosen.dataloader_workers) == (True, 4)
+    assert "instead of batch_size 16" in resolved.notes[0]
+    kept = resolve_recipe(StrategiesConfig(recipe="frugal", token_budget=None), gpu).strategies
+    assert kept.token_budget is None  # an explicit null keeps the batch size
+    cpu = resolve_recipe(StrategiesConfig(recipe="frugal"), Hardware(has_cuda=False, has_bf16=False))
+    assert (cpu.strategies.precision, cpu.strategies.token_budget, cpu.strategies.torch_compile) == (
+        "fp32",
+        2048,
+        False,
+    )
+    old_gpu = resolve_recipe(StrategiesConfig(recipe="frugal"), Hardware(has_cuda=True, has_bf16=False))
+    assert old_gpu.strategies.precision == "fp32"
+    assert old_gpu.notes[0] == "recipe frugal: this GPU has no bf16, so training stays in fp32"
+    assert resolve_recipe(StrategiesConfig(), gpu).strategies == StrategiesConfig()  # no recipe, no change

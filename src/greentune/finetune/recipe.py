@@ -58,7 +58,10 @@ def resolve_recipe(strategies: StrategiesConfig, hardware: Hardware) -> Resolved
     else:
         notes.append("recipe frugal: no GPU, so fp32 without torch.compile or DataLoader workers")
     if "batch_size" in explicit and "token_budget" not in explicit:
-        del wanted["token_budget"]  # the user's batch size wins over the recipe's token budget
+        notes.append(
+            f"recipe frugal: training batches filled to {wanted['token_budget']} tokens instead of batch_size "
+            f"{strategies.batch_size} (set strategies.token_budget: null to keep the batch size)"
+        )
     chosen = {key: value for key, value in wanted.items() if key not in explicit}
     resolved = strategies.model_copy(update=chosen)
     if chosen:
