@@ -105,6 +105,12 @@ class RunRecord(BaseModel):
         default_factory=dict, description="token-length distribution and truncation rate per split and column"
     )
     notes: list[str] = Field(default_factory=list, description="warnings and caveats of this run, one line each")
+    requests: int | None = Field(
+        default=None, description="summaries produced: requests served (serve) or inputs summarized (infer)"
+    )
+    storage_bytes: int | None = Field(
+        default=None, description="bytes on disk of the run's checkpoints and final model at its end"
+    )
     carbon_aware: dict[str, Any] | None = Field(
         default=None,
         description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "
