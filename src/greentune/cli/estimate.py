@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from greentune.errors import GreentuneError
+
 if TYPE_CHECKING:
     from greentune.carbon.accounting import EmbodiedOverrides
     from greentune.carbon.estimate import HostLoad
@@ -210,9 +212,51 @@ def register(app: typer.Typer) -> None:
             "--prices",
             help="YAML file of price rows that override/add to the shipped table (or $GREENTUNE_PRICES).",
         ),
+        memory: bool = typer.Option(
+            False, "--memory", help="Instead: will the model train at --batch-size on --hardware? (memory by component)"
+        ),
+        model: str | None = typer.Option(
+            None, "--model", help="--memory: built-in (minilm-bert2bert), Hub name or folder of the model."
+        ),
+        batch_size: int = typer.Option(8, "--batch-size", help="--memory: batch size per device."),
+        source_tokens: int = typer.Option(512, "--source-tokens", help="--memory: source length in tokens."),
+        target_tokens: int = typer.Option(128, "--target-tokens", help="--memory: target length in tokens."),
+        optimizer: str = typer.Option("adamw", "--optimizer", help="--memory: adamw or sgd (with momentum)."),
+        trainable: float = typer.Option(
+            1.0, "--trainable-fraction", help="--memory: share of parameters trained (LoRA: e.g. 0.01)."
+        ),
+        checkpointing: bool = typer.Option(
+            False, "--gradient-checkpointing", help="--memory: keep only layer inputs for the backward pass."
+        ),
+        zero_stage: int = typer.Option(0, "--zero-stage", help="--memory: DeepSpeed ZeRO stage 0-3 over --count GPUs."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Estimate energy (kWh), emissions (gCO2eq) and cost of a job before running it."""
+        """Estimate energy (kWh), emissions (gCO2eq) and cost of a job before running it (or its memory: --memory)."""
+        if memory:
+            from greentune.carbon.hardware import lookup_hardware
+            from greentune.carbon.memory import MemoryRequest, Optimizer
+            from greentune.cli.estimate_memory import NO_CONFIG_NOTE, memory_result, model_shape, print_memory
+
+            if optimizer not in tuple(Optimizer):
+                raise GreentuneError(f"--optimizer must be adamw or sgd, got {optimizer!r}")
+            request = MemoryRequest(
+                shape=model_shape(model, params),
+                batch_size=batch_size,
+                source_tokens=source_tokens,
+                target_tokens=target_tokens,
+                precision=precision,
+                optimizer=Optimizer(optimizer),
+                trainable_fraction=trainable,
+                gradient_checkpointing=checkpointing,
+                zero_stage=zero_stage,
+                gpus=count,
+            )
+            found = memory_result(request, lookup_hardware(hardware), [NO_CONFIG_NOTE] if model is None else [])
+            if as_json:
+                typer.echo(json.dumps(found, indent=2))
+            else:
+                print_memory(found, Console())
+            return
         from greentune.carbon.accounting import EmbodiedOverrides
         from greentune.carbon.estimate import HostLoad
 
