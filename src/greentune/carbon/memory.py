@@ -131,7 +131,7 @@ def estimate_memory(request: MemoryRequest) -> MemoryEstimate:
     # LoRA under mixed precision keeps no master copy of the frozen weights: only trainable ones have state
     optimizer = trainable * state_per_param
     gradients = trainable * width
-    weights = n * width
+    weights = float(n * width)
     stage, gpus = request.zero_stage, request.gpus
     if stage >= 1:
         optimizer /= gpus
