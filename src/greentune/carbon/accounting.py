@@ -77,16 +77,30 @@ def _require_energy(energy_kwh: float) -> float:
     return float(energy_kwh)
 
 
+@dataclass(frozen=True)
+class EmbodiedOverrides:
+    """The user's replacements for published embodied figures (None: use the hardware table's).
+
+    `server_kgco2e` 0 leaves the host server's share out.
+    """
+
+    kgco2e: float | None = None
+    lifetime_years: float | None = None
+    server_kgco2e: float | None = None
+    devices_per_server: int | None = None
+    lifetime_use: float | None = None
+
+
+def _given_or_table(given: object, source: str, year: str) -> tuple[str, str]:
+    return ("given by the user", "") if given is not None else (source, year)
+
+
 def _embodied(
-    hardware_name: str,
-    duration_s: float,
-    count: int,
-    embodied_kgco2e: float | None,
-    lifetime_years: float | None,
+    hardware_name: str, duration_s: float, count: int, given: EmbodiedOverrides
 ) -> tuple[float | None, list[Input], list[DataRow], list[str]]:
     hardware = lookup_hardware(hardware_name)
-    total_kg = embodied_kgco2e if embodied_kgco2e is not None else hardware.embodied_kgco2e
-    years = lifetime_years if lifetime_years is not None else hardware.lifetime_years
+    total_kg = given.kgco2e if given.kgco2e is not None else hardware.embodied_kgco2e
+    years = given.lifetime_years if given.lifetime_years is not None else hardware.lifetime_years
     if total_kg is None:
         return (
             None,
@@ -96,34 +110,68 @@ def _embodied(
         )
     if years is None:
         raise GreentuneError(f"no published lifetime for {hardware.name}; give lifetime_years (CLI: --lifetime-years)")
-    te_source = "given by the user" if embodied_kgco2e is not None else hardware.embodied_source
-    el_source = "given by the user" if lifetime_years is not None else hardware.embodied_source
+    use = given.lifetime_use if given.lifetime_use is not None else (hardware.lifetime_use or 1.0)
+    life_s = lifetime_s(years)
     devices = hardware.devices
     if count <= devices:
-        grams = embodied_gco2eq(total_kg, duration_s, lifetime_s(years), count, devices)
+        grams = embodied_gco2eq(total_kg, duration_s, life_s, count, devices, lifetime_use=use)
     else:
-        grams = embodied_gco2eq(total_kg, duration_s, lifetime_s(years)) * count / devices
+        grams = embodied_gco2eq(total_kg, duration_s, life_s, lifetime_use=use) * count / devices
+    source = hardware.embodied_source
     inputs = [
         Input(
             "embodied emissions TE",
             total_kg,
             "kgCO2eq",
-            te_source,
-            hardware.year if embodied_kgco2e is None else "",
+            *_given_or_table(given.kgco2e, source, hardware.year),
             "estimated",
         ),
         Input(
             "expected lifetime EL",
             years,
             "years",
-            el_source,
-            hardware.year if lifetime_years is None else "",
+            *_given_or_table(given.lifetime_years, source, hardware.year),
+            "estimated",
+        ),
+        Input(
+            "lifetime use (share of EL in use)",
+            use,
+            "fraction",
+            *_given_or_table(
+                given.lifetime_use, source if hardware.lifetime_use else "default: always in use", hardware.year
+            ),
             "estimated",
         ),
         Input("time reserved TiR", duration_s, "s", "job duration", "", "measured"),
         Input("resources reserved RR / total ToR", f"{count} / {devices}", "devices", hardware.name, "", "estimated"),
     ]
-    rows = [embodied_citation(hardware)] if embodied_kgco2e is None else []
+    rows = [embodied_citation(hardware)] if given.kgco2e is None else []
+    server = lookup_hardware(hardware.host_server) if hardware.host_server else None
+    server_kg = given.server_kgco2e if given.server_kgco2e is not None else (server.embodied_kgco2e if server else None)
+    if server_kg:
+        per_server = given.devices_per_server or (server.devices if server else None)
+        if per_server is None:
+            raise GreentuneError("give the accelerators per server (CLI: --accelerators-per-server) with --server-kg")
+        grams += embodied_gco2eq(server_kg, duration_s, life_s, 1, per_server, lifetime_use=use) * count
+        server_source, server_year = (server.embodied_source, server.year) if server else ("", "")
+        inputs += [
+            Input(
+                "host server embodied emissions",
+                server_kg,
+                "kgCO2eq",
+                *_given_or_table(given.server_kgco2e, server_source, server_year),
+                "estimated",
+            ),
+            Input(
+                "accelerators per server",
+                per_server,
+                "devices",
+                *_given_or_table(given.devices_per_server, server_source, server_year),
+                "estimated",
+            ),
+        ]
+        if server is not None and given.server_kgco2e is None:
+            rows.append(embodied_citation(server))
     return grams, inputs, rows, []
 
 
@@ -138,13 +186,15 @@ def account(
     embodied_hardware: str | None = None,
     embodied_kgco2e: float | None = None,
     lifetime_years: float | None = None,
+    embodied_overrides: EmbodiedOverrides | None = None,
 ) -> Accounting:
     """Account `energy_kwh` (IT energy) used over `duration_s` at `site`.
 
     `count` is the number of devices used: instances billed = ⌈count ÷ devices
     per instance of the SKU⌉, and embodied resources reserved = count devices
     of `embodied_hardware` (a row of accelerators.csv; `embodied_kgco2e` and
-    `lifetime_years` replace its published figures). `pricing` is on_demand,
+    `lifetime_years` replace its published figures; `embodied_overrides` replaces
+    any of them, the host server's share and the lifetime use). `pricing` is on_demand,
     spot or low_priority.
     """
     energy = _require_energy(energy_kwh)
@@ -209,9 +259,8 @@ def account(
 
     embodied = None
     if embodied_hardware is not None:
-        embodied, embodied_inputs, embodied_rows, embodied_notes = _embodied(
-            embodied_hardware, duration, count, embodied_kgco2e, lifetime_years
-        )
+        given = embodied_overrides or EmbodiedOverrides(kgco2e=embodied_kgco2e, lifetime_years=lifetime_years)
+        embodied, embodied_inputs, embodied_rows, embodied_notes = _embodied(embodied_hardware, duration, count, given)
         inputs += embodied_inputs
         rows += embodied_rows
         notes += embodied_notes

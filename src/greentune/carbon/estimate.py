@@ -8,6 +8,12 @@ Three ways to estimate the IT energy of a job that has not run (all labelled
   MFU 1 by default, the convention of carbontracker's GPT-3 estimate;
 - model and data: FLOPs = 6 × parameters × tokens × epochs (Kaplan et al.
   2020), at an assumed model-FLOPs utilisation (data/estimate_assumptions.csv).
+
+A `HostLoad` adds the host as the Green Algorithms method counts it
+(Lannelongue et al. 2021): CPU cores × per-core TDP (package TDP ÷ cores of a
+cpu_tdp.csv row) × core usage, plus memory GB × the published W/GB of
+ram_power.csv (the figure the meter uses for RAM). On a CPU device the cores
+replace the whole package.
 """
 
 from __future__ import annotations
@@ -19,6 +25,17 @@ from greentune.carbon.hardware import PRECISIONS, Hardware, lookup_hardware
 from greentune.carbon.tables import DataRow, data_row, require_positive
 from greentune.data import read_table
 from greentune.errors import GreentuneError
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """The host's share of a job: `cpu_cores` of `cpu` (a cpu_tdp.csv row; default: the device when it is a CPU)
+    at `cpu_usage` (fraction of their TDP), and `memory_gb` of RAM."""
+
+    cpu_cores: int | None = None
+    cpu: str | None = None
+    cpu_usage: float = 1.0
+    memory_gb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +76,11 @@ def estimate_energy(
     epochs: float = 1.0,
     mfu: float | None = None,
     precision: str = "fp16",
+    host: HostLoad | None = None,
 ) -> EnergyEstimate:
-    """Estimate a job's IT energy from exactly one of: `hours`, `flops`, or `params` with `tokens`."""
+    """Estimate a job's IT energy from exactly one of: `hours`, `flops`, or `params` with `tokens`.
+
+    `host` adds CPU cores and memory (Green Algorithms) to the devices' power."""
     device = lookup_hardware(hardware)
     if not isinstance(count, int) or count < 1:
         raise GreentuneError(f"count must be a whole number ≥ 1, got {count!r}")
@@ -148,7 +168,10 @@ def estimate_energy(
             )
         duration_s = total_flops / (peak_tflops * 1e12 * count * utilisation)
 
-    energy_kwh = device.power_w * count * duration_s / 3.6e6
+    power_w = device.power_w * count
+    if host is not None:
+        power_w = _host_power_w(host, device, power_w, inputs, rows, assumptions)
+    energy_kwh = power_w * duration_s / 3.6e6
     return EnergyEstimate(
         energy_kwh=energy_kwh,
         duration_s=duration_s,
@@ -160,3 +183,63 @@ def estimate_energy(
         rows=tuple(rows),
         assumptions=tuple(assumptions),
     )
+
+
+def _host_power_w(
+    host: HostLoad, device: Hardware, devices_w: float, inputs: list[Input], rows: list[DataRow], assumptions: list[str]
+) -> float:
+    """The devices' power plus the host's cores and memory; the cores replace the package of a CPU device."""
+    power_w = devices_w
+    if host.cpu_cores is not None:
+        if not isinstance(host.cpu_cores, int) or host.cpu_cores < 1:
+            raise GreentuneError(f"CPU cores must be a whole number ≥ 1, got {host.cpu_cores!r}")
+        if host.cpu is None and device.kind != "cpu":
+            raise GreentuneError(f"{device.name} is not a CPU; name the host CPU for --cpu-cores with --cpu MODEL")
+        cpu = lookup_hardware(host.cpu) if host.cpu is not None else device
+        if cpu.kind != "cpu" or cpu.power_w is None or cpu.cores is None:
+            raise GreentuneError(f"{cpu.name} has no published TDP and core count; pick a CPU row of cpu_tdp.csv")
+        usage = require_positive("CPU usage", host.cpu_usage, "")
+        if usage > 1:
+            raise GreentuneError(f"CPU usage is a fraction of the cores' TDP, at most 1; got {usage:g}")
+        per_core_w = cpu.power_w / cpu.cores
+        cores_w = host.cpu_cores * per_core_w * usage
+        if cpu is device:
+            power_w = cores_w
+            assumptions[0] = (
+                f"{host.cpu_cores} of the {cpu.cores} cores of {cpu.name} draw {per_core_w:g} W each × usage {usage:g}"
+            )
+        else:
+            power_w += cores_w
+            assumptions.append(f"{host.cpu_cores} cores of {cpu.name} draw {per_core_w:g} W each × usage {usage:g}")
+            rows.append(cpu.data_row())
+        inputs += [
+            Input(
+                f"TDP per core of {cpu.name}",
+                per_core_w,
+                "W",
+                f"{cpu.power_w:g} W ÷ {cpu.cores} cores: {cpu.source}",
+                cpu.year,
+                "estimated",
+            ),
+            Input("CPU cores", host.cpu_cores, "cores", "given by the user", "", "estimated"),
+            Input(
+                "CPU usage",
+                usage,
+                "fraction of TDP",
+                "given by the user" if usage != 1.0 else "default: fully used",
+                "",
+                "estimated",
+            ),
+        ]
+    if host.memory_gb is not None:
+        memory_gb = require_positive("memory", host.memory_gb, "GB")
+        row = read_table("ram_power")[0]
+        per_gb_w = float(row["power_w_per_gb"])
+        power_w += memory_gb * per_gb_w
+        inputs += [
+            Input("memory", memory_gb, "GB", "given by the user", "", "estimated"),
+            Input("memory power", per_gb_w, "W/GB", row["source"], row["year"], "estimated"),
+        ]
+        rows.append(data_row("ram_power", row["name"], row))
+        assumptions.append(f"{memory_gb:g} GB of memory draw {per_gb_w:g} W/GB")
+    return power_w

@@ -20,7 +20,13 @@ _VENDOR_WORDS = ("nvidia", "tesla", "amd", "instinct", "google", "cloud")
 
 @dataclass(frozen=True)
 class Hardware:
-    """One device model. `power_w` is its TDP (TPUs: measured mean or maximum, see `source`)."""
+    """One device model. `power_w` is its TDP (TPUs: measured mean or maximum, see `source`).
+
+    `host_server` names the server row whose embodied emissions are shared among
+    its `devices` accelerators; `lifetime_use` is the share of its lifetime the
+    hardware is in use (both as published with `embodied_source`); `cores` is a
+    CPU's core count (None for accelerators and unknown CPUs).
+    """
 
     name: str
     kind: str
@@ -31,7 +37,10 @@ class Hardware:
     devices: int = 1
     embodied_kgco2e: float | None = None
     lifetime_years: float | None = None
+    host_server: str | None = None
+    lifetime_use: float | None = None
     embodied_source: str = ""
+    cores: int | None = None
     source: str = ""
     year: str = ""
 
@@ -65,6 +74,8 @@ def _accelerators() -> list[tuple[list[str], Hardware]]:
             devices=int(row["devices"] or 1),
             embodied_kgco2e=optional_float(row["embodied_kgco2e"]),
             lifetime_years=optional_float(row["lifetime_years"]),
+            host_server=row["host_server"] or None,
+            lifetime_use=optional_float(row["lifetime_use"]),
             embodied_source=row["embodied_source"],
             source=row["source"],
             year=row["year"],
@@ -86,6 +97,7 @@ def _cpus() -> list[tuple[list[str], Hardware]]:
                 vendor=row["vendor"],
                 power_w=optional_float(row["tdp_w"]),
                 memory_gb=None,
+                cores=int(row["cores"]) if row["cores"] else None,
                 source=row["source"],
                 year=row["year"],
             ),

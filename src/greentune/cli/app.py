@@ -26,7 +26,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from greentune.cli import doctor, estimate, measure, regions, report, run, schedule
+    from greentune.cli import badge, doctor, estimate, footprint, measure, regions, report, run, schedule
 
     measure.register(app)
     doctor.register(app)
@@ -35,6 +35,8 @@ def _register() -> None:
     schedule.register(app)
     run.register(app)
     report.register(app)
+    footprint.register(app)
+    badge.register(app)
 
 
 _register()

@@ -2,18 +2,27 @@
 
 Three modes (exactly one): `--hours` (devices × power × time), `--flops`
 (FLOPs ÷ peak throughput), or `--params` with `--tokens` (6·N·D FLOPs at an
-assumed utilisation). Prices can be overridden with `--prices FILE` or
+assumed utilisation). `--cpu-cores` and `--memory-gb` add the host as Green
+Algorithms counts it; `--embodied` adds the SCI M term with the host server's
+share and the lifetime use of the published tables (overrides: `--server-kg`,
+`--accelerators-per-server`, `--lifetime-use`). Prices can be overridden with `--prices FILE` or
 $GREENTUNE_PRICES (format: greentune.carbon.prices).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from greentune.errors import GreentuneError
+
+if TYPE_CHECKING:
+    from greentune.carbon.accounting import EmbodiedOverrides
+    from greentune.carbon.estimate import HostLoad
 
 
 def _result(
@@ -31,9 +40,8 @@ def _result(
     pue: float | None,
     sku: str | None,
     pricing: str,
-    embodied: bool,
-    embodied_kg: float | None,
-    lifetime_years: float | None,
+    embodied: EmbodiedOverrides | None,
+    host: HostLoad,
     prices: str | None,
 ) -> dict[str, Any]:
     from greentune.carbon import account, equivalents, estimate_energy, resolve_site
@@ -48,9 +56,9 @@ def _result(
         epochs=epochs,
         mfu=mfu,
         precision=precision,
+        host=host,
     )
     site = resolve_site(region, pue=pue, sku=sku, intensity_gco2eq_per_kwh=intensity, prices=prices)
-    wants_embodied = embodied or embodied_kg is not None
     acct = account(
         energy.energy_kwh,
         energy.duration_s,
@@ -58,9 +66,8 @@ def _result(
         energy_source="estimated",
         count=count,
         pricing=pricing,
-        embodied_hardware=energy.hardware.name if wants_embodied else None,
-        embodied_kgco2e=embodied_kg,
-        lifetime_years=lifetime_years,
+        embodied_hardware=energy.hardware.name if embodied is not None else None,
+        embodied_overrides=embodied,
     )
     inputs = [vars(i) for i in energy.inputs] + [vars(i) for i in acct.inputs if i.name not in ("energy", "duration")]
     return {
@@ -177,14 +184,84 @@ def register(app: typer.Typer) -> None:
         lifetime_years: float | None = typer.Option(
             None, "--lifetime-years", help="Expected hardware lifetime for --embodied."
         ),
+        lifetime_use: float | None = typer.Option(
+            None,
+            "--lifetime-use",
+            help="Share of the lifetime the hardware is in use, for --embodied (default: the table's, else 1).",
+        ),
+        server_kg: float | None = typer.Option(
+            None,
+            "--server-kg",
+            help="Embodied kgCO2eq of the host server, shared by its accelerators (replaces the table; 0 leaves it out).",
+        ),
+        per_server: int | None = typer.Option(
+            None, "--accelerators-per-server", help="Accelerators sharing one host server, for --server-kg."
+        ),
+        cpu_cores: int | None = typer.Option(
+            None, "--cpu-cores", help="Host CPU cores, each at its per-core TDP (Green Algorithms)."
+        ),
+        cpu: str | None = typer.Option(
+            None, "--cpu", help="Host CPU model for --cpu-cores (a cpu_tdp.csv row; default: --hardware if a CPU)."
+        ),
+        cpu_usage: float = typer.Option(1.0, "--cpu-usage", help="Core usage, a fraction of their TDP."),
+        memory_gb: float | None = typer.Option(
+            None, "--memory-gb", help="Memory in GB, at the published W/GB of data/ram_power.csv."
+        ),
         prices: str | None = typer.Option(
             None,
             "--prices",
             help="YAML file of price rows that override/add to the shipped table (or $GREENTUNE_PRICES).",
         ),
+        memory: bool = typer.Option(
+            False, "--memory", help="Instead: will the model train at --batch-size on --hardware? (memory by component)"
+        ),
+        model: str | None = typer.Option(
+            None, "--model", help="--memory: built-in (minilm-bert2bert), Hub name or folder of the model."
+        ),
+        batch_size: int = typer.Option(8, "--batch-size", help="--memory: batch size per device."),
+        source_tokens: int = typer.Option(512, "--source-tokens", help="--memory: source length in tokens."),
+        target_tokens: int = typer.Option(128, "--target-tokens", help="--memory: target length in tokens."),
+        optimizer: str = typer.Option("adamw", "--optimizer", help="--memory: adamw or sgd (with momentum)."),
+        trainable: float = typer.Option(
+            1.0, "--trainable-fraction", help="--memory: share of parameters trained (LoRA: e.g. 0.01)."
+        ),
+        checkpointing: bool = typer.Option(
+            False, "--gradient-checkpointing", help="--memory: keep only layer inputs for the backward pass."
+        ),
+        zero_stage: int = typer.Option(0, "--zero-stage", help="--memory: DeepSpeed ZeRO stage 0-3 over --count GPUs."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Estimate energy (kWh), emissions (gCO2eq) and cost of a job before running it."""
+        """Estimate energy (kWh), emissions (gCO2eq) and cost of a job before running it (or its memory: --memory)."""
+        if memory:
+            from greentune.carbon.hardware import lookup_hardware
+            from greentune.carbon.memory import MemoryRequest, Optimizer
+            from greentune.cli.estimate_memory import NO_CONFIG_NOTE, memory_result, model_shape, print_memory
+
+            if optimizer not in tuple(Optimizer):
+                raise GreentuneError(f"--optimizer must be adamw or sgd, got {optimizer!r}")
+            request = MemoryRequest(
+                shape=model_shape(model, params),
+                batch_size=batch_size,
+                source_tokens=source_tokens,
+                target_tokens=target_tokens,
+                precision=precision,
+                optimizer=Optimizer(optimizer),
+                trainable_fraction=trainable,
+                gradient_checkpointing=checkpointing,
+                zero_stage=zero_stage,
+                gpus=count,
+            )
+            found = memory_result(request, lookup_hardware(hardware), [NO_CONFIG_NOTE] if model is None else [])
+            if as_json:
+                typer.echo(json.dumps(found, indent=2))
+            else:
+                print_memory(found, Console())
+            return
+        from greentune.carbon.accounting import EmbodiedOverrides
+        from greentune.carbon.estimate import HostLoad
+
+        overrides = (embodied_kg, lifetime_years, lifetime_use, server_kg, per_server)
+        wants_embodied = embodied or any(value is not None for value in overrides)
         result = _result(
             hardware,
             count,
@@ -200,9 +277,10 @@ def register(app: typer.Typer) -> None:
             pue,
             sku,
             pricing,
-            embodied,
-            embodied_kg,
-            lifetime_years,
+            EmbodiedOverrides(embodied_kg, lifetime_years, server_kg, per_server, lifetime_use)
+            if wants_embodied
+            else None,
+            HostLoad(cpu_cores=cpu_cores, cpu=cpu, cpu_usage=cpu_usage, memory_gb=memory_gb),
             prices,
         )
         if as_json:

@@ -32,6 +32,7 @@ from greentune.finetune.models import count_parameters, identify_model, load_mod
 from greentune.finetune.recipe import Hardware, resolve_recipe
 from greentune.finetune.rouge import ROUGE_KEYS, compute_rouge
 from greentune.finetune.spec import ExperimentSpec, flatten, strategy_label
+from greentune.finetune.storage import storage_bytes
 from greentune.finetune.strategies import (
     apply_to_model,
     check_pretrained_dtype,
@@ -123,6 +124,7 @@ def run(
         callback.close()
         _restore_sigterm(previous_sigterm)
     record = job.record(status, run_name, started, site, identity.model_type)
+    record = record.model_copy(update={"storage_bytes": storage_bytes(checkpoint_dir)})
     stored = write_run(
         record,
         artifacts=job.artifact_files(),

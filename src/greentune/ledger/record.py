@@ -130,6 +130,12 @@ class RunRecord(BaseModel):
     )
     notes: list[str] = Field(default_factory=list, description="warnings and caveats of this run, one line each")
     power_limit: PowerLimitSummary | None = Field(default=None, description="the GPU power-limit optimiser's run")
+    requests: int | None = Field(
+        default=None, description="summaries produced: requests served (serve) or inputs summarized (infer)"
+    )
+    storage_bytes: int | None = Field(
+        default=None, description="bytes on disk of the run's checkpoints and final model at its end"
+    )
     carbon_aware: dict[str, Any] | None = Field(
         default=None,
         description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "
