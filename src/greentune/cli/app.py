@@ -26,7 +26,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from greentune.cli import badge, doctor, estimate, footprint, measure, regions, report, run, schedule
+    from greentune.cli import badge, bench_infer, doctor, estimate, footprint, measure, regions, report, run, schedule
 
     measure.register(app)
     doctor.register(app)
@@ -37,6 +37,7 @@ def _register() -> None:
     report.register(app)
     footprint.register(app)
     badge.register(app)
+    bench_infer.register(app)
 
 
 _register()

@@ -1,10 +1,11 @@
 """greentune.ledger: the only code that talks to MLflow (imported lazily)."""
 
 from greentune.ledger.mlflow_store import default_tracking_uri, read_runs, record_metrics, write_run
-from greentune.ledger.record import ComponentEnergy, PhaseFootprint, RunKind, RunRecord
+from greentune.ledger.record import ComponentEnergy, InferFigures, PhaseFootprint, RunKind, RunRecord
 
 __all__ = [
     "ComponentEnergy",
+    "InferFigures",
     "PhaseFootprint",
     "RunKind",
     "RunRecord",

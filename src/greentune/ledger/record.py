@@ -67,6 +67,27 @@ class PowerLimitSummary(BaseModel):
     chosen_w: int | None
     applied: bool
     note: str
+class InferFigures(BaseModel):
+    """One inference configuration of `greentune bench-infer` (kind `infer`) and what it measured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: str = Field(description="eager, int8, onnx or ct2")
+    precision: str = Field(description="fp32, fp16, bf16, int8, int8_fp32, int8_fp16")
+    batch_size: int
+    num_beams: int
+    device: str
+    summaries: int
+    j_per_summary: float
+    wh_per_1000_summaries: float
+    latency_p50_ms: float = Field(description="per generate call (one batch)")
+    latency_p95_ms: float
+    rouge_delta: dict[str, float] = Field(
+        default_factory=dict, description="ROUGE points against the eager fp32 reference on the same inputs"
+    )
+    exact_match_share: float | None = Field(
+        default=None, description="share of summaries identical to the eager fp32 reference's (None without one)"
+    )
 
 
 class RunRecord(BaseModel):
@@ -136,6 +157,7 @@ class RunRecord(BaseModel):
     storage_bytes: int | None = Field(
         default=None, description="bytes on disk of the run's checkpoints and final model at its end"
     )
+    infer: InferFigures | None = Field(default=None, description="an inference benchmark configuration")
     carbon_aware: dict[str, Any] | None = Field(
         default=None,
         description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "

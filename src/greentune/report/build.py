@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from greentune.carbon import Equivalent
 from greentune.errors import GreentuneError
-from greentune.ledger import RunRecord
+from greentune.ledger import RunKind, RunRecord
 from greentune.report import compare, metrics
+from greentune.report.inference import InferenceRow, inference_rows
 from greentune.report.load import choose_baseline, rouge_notes
 from greentune.report.recommend import DEFAULT_ROUGE_TOLERANCE_POINTS, Verdict, recommendation, verdicts
 from greentune.report.whatif import RegionWhatIf, emission_equivalents, region_whatif
@@ -68,6 +69,7 @@ class Report(BaseModel):
     total_energy_kwh: float
     total_emissions_gco2eq: float
     notes: list[str]
+    inference: list[InferenceRow] = []
 
 
 def build_report(
@@ -76,7 +78,12 @@ def build_report(
     notes: list[str] | None = None,
     rouge_tolerance_points: float = DEFAULT_ROUGE_TOLERANCE_POINTS,
 ) -> Report:
-    """Compare `records` against the baseline run (id or name; a sensible default when None)."""
+    """Compare `records` against the baseline run (id or name; a sensible default when None).
+
+    Inference benchmark records (kind `infer`) get their own section instead of rows among the runs.
+    """
+    inference = inference_rows(records)
+    records = [record for record in records if record.kind is not RunKind.INFER]
     all_notes = list(notes or [])
     base, baseline_notes = choose_baseline(records, baseline)
     all_notes += baseline_notes + rouge_notes(records)
@@ -102,6 +109,7 @@ def build_report(
         total_energy_kwh=sum(r.energy_kwh for r in records),
         total_emissions_gco2eq=total_emissions,
         notes=all_notes,
+        inference=inference,
     )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from greentune.report import fmt, plots
 from greentune.report.build import Report
+from greentune.report.inference import inference_figure
 from greentune.report.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def render_html(report: Report, timelines: dict[str, Timeline]) -> str:
         phase_energy=_div(plots.phase_energy_figure(report), "plot-phase-energy"),
         learning_curves=_div(plots.learning_curve_figure(report), "plot-learning-curves"),
         regions=_div(plots.region_figure(report.whatif), "plot-regions") if report.whatif else None,
+        inference=_div(inference_figure(report.inference), "plot-inference"),
         timelines={
             row.run_id: _div(plots.timeline_figure(timelines[row.run_id]), f"plot-timeline-{index}")
             for index, row in enumerate(report.runs)

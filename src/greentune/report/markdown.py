@@ -15,6 +15,8 @@ def render_markdown(report: Report) -> str:
     lines += ["## Runs", "", *_runs_table(report)]
     lines += ["", f"## Against the baseline: {report.baseline_run_name or fmt.MISSING}", "", *_delta_table(report)]
     lines += ["", "## The same energy elsewhere", "", *_whatif(report)]
+    if report.inference:
+        lines += ["", "## Inference (bench-infer)", "", *_inference_table(report)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -117,3 +119,22 @@ def _whatif(report: Report) -> list[str]:
         lines += ["", f"{fmt.sig(report.total_emissions_gco2eq)} gCO2eq is about:", ""]
         lines += [f"- {fmt.sig(e.value)} {e.name} ({fmt.short_source(e.source)}, {e.year})" for e in report.equivalents]
     return lines
+
+
+def _inference_table(report: Report) -> list[str]:
+    header = ["model", "configuration", "J/summary", "Wh/1000", "p95 ms", "ROUGE-1", "Δ ROUGE-1", "exact", "Pareto"]
+    rows = [
+        [
+            row.model_name,
+            row.label,
+            fmt.sig(row.j_per_summary),
+            fmt.sig(row.wh_per_1000_summaries),
+            fmt.fixed(row.latency_p95_ms, 0),
+            fmt.fixed(row.rouge1, 2),
+            fmt.signed(row.rouge1_delta, 2),
+            fmt.MISSING if row.exact_match_share is None else f"{100 * row.exact_match_share:.0f} %",
+            "yes" if row.pareto else "",
+        ]
+        for row in report.inference
+    ]
+    return _table(header, rows)
