@@ -1,0 +1,157 @@
+"""Hand-computed figures users are told: embodied emissions across servers, modelled CPU power, a
+Pause & Resume minimum segment that is not a whole number of slots, and Pareto ties.
+
+Each test pins one case that the module's other tests left open (found by
+mutation testing, benchmarks/mutation_test.py): the expected numbers are
+worked out in the comments, not read back from the code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import psutil
+import pytest
+
+from greentune.carbon import IntensitySeries, account, resolve_site
+from greentune.ledger import RunRecord
+from greentune.meter import host
+from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, rouge1
+from greentune.schedule import Job, PauseRules, pause_resume
+
+SIX_YEARS_S = 6 * 365.25 * 24 * 3600  # 189,345,600 s
+
+
+# --- embodied emissions (carbon/accounting.py) -----------------------------------------------------
+
+
+def test_sixteen_gpus_reserve_two_eight_gpu_servers() -> None:
+    # BLOOM's server: 2,500 kgCO2eq without GPUs, 8 A100 per server, 6 years.
+    # 1 h of 16 GPUs = 2 whole servers: 2 × 2,500,000 g × 3,600 s ÷ 189,345,600 s = 95.064 g
+    acct = account(1.0, 3600.0, resolve_site("FR"), count=16, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
+    assert acct.embodied_gco2eq == pytest.approx(95.0643, abs=1e-4)
+    assert acct.embodied_gco2eq == pytest.approx(2 * 2_500_000.0 * 3600.0 / SIX_YEARS_S)
+
+
+def test_part_of_one_server_and_exactly_one_server() -> None:
+    # 2 of 8 GPUs for 2 h: 2,500,000 g × 7,200 s ÷ 189,345,600 s × 2/8 = 23.766 g; 8 of 8 for 1 h: 47.532 g
+    site = resolve_site("FR")
+    quarter = account(1.0, 7200.0, site, count=2, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
+    whole = account(1.0, 3600.0, site, count=8, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
+    assert quarter.embodied_gco2eq == pytest.approx(23.7661, abs=1e-4)
+    assert whole.embodied_gco2eq == pytest.approx(47.5321, abs=1e-4)
+
+
+def test_embodied_is_added_to_the_operational_total() -> None:
+    # 1 kWh × PUE 1.5 × 100 g/kWh = 150 g operational; + 95.064 g embodied for 16 GPUs on 8-GPU servers
+    site = resolve_site("FR", pue=1.5, intensity_gco2eq_per_kwh=100.0)
+    acct = account(1.0, 3600.0, site, count=16, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
+    assert acct.emissions_gco2eq == pytest.approx(150.0)
+    assert acct.total_gco2eq == pytest.approx(150.0 + 95.0643, abs=1e-4)
+
+
+# --- modelled CPU power (meter/host.py) --------------------------------------------------------------
+
+
+@pytest.fixture
+def epyc_slice(monkeypatch: pytest.MonkeyPatch) -> host.HostSensor:
+    """A host sensor on a 2-core slice of an AMD EPYC 7763 (280 W, 64 cores in data/cpu_tdp.csv) at 50 % load.
+
+    The CPU model string and psutil's counts are the fakes: nothing depends on this machine's CPU.
+    """
+    monkeypatch.setattr(host, "cpu_model_name", lambda: "AMD EPYC 7763 64-Core Processor")
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 4 if logical else 2)
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: 50.0)
+    return host.HostSensor(estimate_cpu=True, estimate_ram=False)
+
+
+def test_cpu_power_is_the_tdp_share_of_the_visible_cores(epyc_slice: host.HostSensor) -> None:
+    # 280 W ÷ 64 cores × 2 visible cores = 8.75 W at full load; linear in utilisation
+    assert epyc_slice.cpu_tdp.name == "AMD EPYC 7763"
+    assert epyc_slice.visible_cores == 2
+    assert epyc_slice.cpu_power_w(100.0) == pytest.approx(8.75)
+    assert epyc_slice.cpu_power_w(50.0) == pytest.approx(4.375)
+    assert epyc_slice.cpu_power_w(0.0) == 0.0
+
+
+def test_cpu_energy_integrates_the_modelled_power_over_each_interval(epyc_slice: host.HostSensor) -> None:
+    # 50 % of 8.75 W = 4.375 W; over 10 s = 43.75 J, then 4 s more = 61.25 J (the first read is the baseline)
+    assert epyc_slice.read(100.0).energy_j == {"cpu": 0.0}
+    assert epyc_slice.read(110.0).energy_j["cpu"] == pytest.approx(43.75)
+    reading = epyc_slice.read(114.0)
+    assert reading.energy_j["cpu"] == pytest.approx(61.25)
+    assert reading.power_w["cpu"] == pytest.approx(4.375)
+    assert reading.util_pct == {"cpu": 50.0}
+
+
+# --- Pause & Resume minimum segment (schedule/pause_resume.py) ---------------------------------------
+
+T0 = datetime(2020, 6, 1, tzinfo=UTC)
+
+
+def hourly(values: list[float]) -> IntensitySeries:
+    return IntensitySeries(T0, 3600, np.array(values, dtype=float), "average", "hand-made", "XX", UTC)
+
+
+def test_a_minimum_segment_of_one_and_a_half_hours_on_hourly_data_needs_two_slots() -> None:
+    # A 2 h job at 1 kW, 5 h of slack: slots 0-6 usable.
+    values = [100, 900, 100, 900, 150, 150, 900]
+    free = pause_resume(hourly(values), Job(start=T0, duration_s=7200, window_s=5 * 3600, power_w=1000.0))
+    # no rule: the two 100 g slots, one pause; 1 kWh × (100 + 100) = 200 g
+    assert [(s.start.hour, s.end.hour) for s in free.segments] == [(0, 1), (2, 3)]
+    assert free.emissions_gco2eq == pytest.approx(200.0)
+    rules = PauseRules(min_segment_s=1.5 * 3600)
+    ruled = pause_resume(hourly(values), Job(start=T0, duration_s=7200, window_s=5 * 3600, power_w=1000.0), rules=rules)
+    # 1.5 h rounds up to 2 whole slots, so no 1 h segment: the cleanest 2 adjacent hours, 150 + 150 = 300 g
+    assert [(s.start.hour, s.end.hour) for s in ruled.segments] == [(4, 6)]
+    assert (ruled.pauses, ruled.emissions_gco2eq) == (0, pytest.approx(300.0))
+
+
+def test_a_minimum_segment_still_allows_pauses_between_long_enough_runs() -> None:
+    # A 4 h job, min 1.5 h (2 slots): two 2 h runs at 100 g beat any 4 h run and any 1 h sliver at 50 g.
+    values = [100, 100, 900, 50, 900, 100, 100, 900, 900]
+    job = Job(start=T0, duration_s=4 * 3600, window_s=5 * 3600, power_w=1000.0)
+    plan = pause_resume(hourly(values), job, rules=PauseRules(min_segment_s=1.5 * 3600))
+    assert [(s.start.hour, s.end.hour) for s in plan.segments] == [(0, 2), (5, 7)]
+    assert (plan.pauses, plan.emissions_gco2eq) == (1, pytest.approx(400.0))
+
+
+# --- Pareto fronts (report/compare.py) ----------------------------------------------------------------
+
+
+def run(name: str, rouge_1: float, emissions: float, cost: float | None = None) -> RunRecord:
+    return RunRecord(
+        run_id=f"id-{name}",
+        run_name=name,
+        experiment="pareto",
+        status="FINISHED",
+        start_time="2026-01-01T00:00:00+00:00",
+        model_name="tiny",
+        dataset_name="aclsum",
+        hardware="cpu: test x1",
+        duration_s=60.0,
+        energy_kwh=emissions / 100.0,
+        location="XX",
+        intensity_gco2eq_per_kwh=100.0,
+        pue=1.0,
+        emissions_gco2eq=emissions,
+        cost_usd=cost,
+        rouge={"rouge1": rouge_1},
+    )
+
+
+def test_of_two_runs_at_the_same_cost_only_the_better_one_is_on_the_front() -> None:
+    runs = [run("better", 20.0, 5.0, cost=1.0), run("worse", 18.0, 5.0, cost=1.0)]
+    assert pareto_front(runs, rouge1, emissions_gco2eq) == {"id-better"}
+    assert pareto_front(runs, rouge1, cost_usd) == {"id-better"}
+
+
+def test_of_two_runs_of_the_same_quality_only_the_cheaper_one_is_on_the_front() -> None:
+    runs = [run("cheap", 20.0, 4.0), run("dear", 20.0, 5.0)]
+    assert pareto_front(runs, rouge1, emissions_gco2eq) == {"id-cheap"}
+
+
+def test_identical_runs_are_both_on_the_front() -> None:
+    runs = [run("a", 20.0, 5.0), run("b", 20.0, 5.0), run("c", 19.0, 6.0)]
+    assert pareto_front(runs, rouge1, emissions_gco2eq) == {"id-a", "id-b"}
