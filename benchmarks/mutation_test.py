@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import importlib
 import json
 import os
@@ -200,6 +199,7 @@ class MutantResult:
     status: str  # killed, survived, timeout (counted as killed)
     exit_code: int | None
     duration_s: float
+    failed_test: str | None = None
     equivalent: str | None = None
 
 
@@ -218,11 +218,11 @@ def _skipped_node_ids(tree: ast.Module) -> set[int]:
             skip(node.returns)
         elif isinstance(node, ast.AnnAssign):
             skip(node.annotation)
-        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip(node)
-        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
-            skip(node)
-        elif isinstance(node, ast.JoinedStr):
+        elif (
+            (isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test))
+            or (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets))
+            or isinstance(node, ast.JoinedStr)
+        ):
             skip(node)
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             body = node.body
@@ -283,9 +283,8 @@ def mutation_points(source: str) -> list[MutationPoint]:
             add("minmax", f"{node.func.id} → {'max' if node.func.id == 'min' else 'min'}")
         elif isinstance(node, (ast.If, ast.IfExp, ast.While)):
             add("if", "negate the condition")
-        elif isinstance(node, ast.Return) and node.value is not None:
-            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
-                add("return", "return None")
+        elif isinstance(node, ast.Return) and node.value is not None and ast.unparse(node.value) != "None":
+            add("return", "return None")
     return points
 
 
@@ -361,34 +360,59 @@ class Sandbox:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def run_tests(sandbox: Sandbox, tests: tuple[str, ...], timeout_s: float) -> tuple[str, int | None, float]:
-    """Fork, import greentune from the sandbox, run pytest -x on `tests`; (status, exit code, seconds)."""
+@dataclass(frozen=True)
+class TestRun:
+    """One pytest run in a child: survived, killed or timeout; its exit code, seconds, first failing test."""
+
+    status: str
+    exit_code: int | None
+    duration_s: float
+    failed_test: str | None
+
+
+def run_tests(sandbox: Sandbox, tests: tuple[str, ...], timeout_s: float) -> TestRun:
+    """Fork, import greentune from the sandbox, run pytest -x on `tests`."""
+    output = sandbox.root / "pytest-output.txt"
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:  # the child: its own process group, so a timeout also ends what the tests started
         os.setsid()
         os.chdir(sandbox.root)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
+        sink = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(sink, 1)
+        os.dup2(sink, 2)
         import pytest
 
-        code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *_PLUGINS, "-o", "addopts=", *tests])
+        code = pytest.main(["-x", "-q", "-rf", "-p", "no:cacheprovider", *_PLUGINS, "-o", "addopts=", *tests])
+        sys.stdout.flush()
         os._exit(int(code))
     deadline = started + timeout_s
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             code = os.waitstatus_to_exitcode(status)
-            return ("survived" if code == 0 else "killed"), code, time.monotonic() - started
+            seconds = time.monotonic() - started
+            return TestRun("survived" if code == 0 else "killed", code, seconds, _first_failure(output))
         if time.monotonic() > deadline:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             os.waitpid(pid, 0)
-            return "timeout", None, time.monotonic() - started
+            return TestRun("timeout", None, time.monotonic() - started, None)
         time.sleep(0.05)
+
+
+def _first_failure(output: Path) -> str | None:
+    """The first `FAILED test id` (or `ERROR`) line of pytest's short summary."""
+    try:
+        text = output.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line.split(" - ")[0].split(" ", 1)[1]
+    return None
 
 
 def preload(sandbox: Sandbox) -> None:
@@ -430,9 +454,9 @@ _PRELOAD = (
 
 
 def mutate_modules(
-    sandbox: Sandbox, modules: list[str], sample: float, seed: int
+    sandbox: Sandbox, modules: list[str], sample: float, seed: int, only: set[str] | None = None
 ) -> tuple[list[MutantResult], dict[str, dict[str, float]]]:
-    """Every (sampled) mutant of every module against its tests; and each module's clean run."""
+    """Every (sampled, or with `only`: the listed) mutant of every module against its tests; each clean run."""
     results: list[MutantResult] = []
     clean: dict[str, dict[str, float]] = {}
     rng = random.Random(seed)
@@ -442,37 +466,48 @@ def mutate_modules(
         lines = original.splitlines()
         points = mutation_points(original)
         ids = mutant_ids(module, points)
-        chosen = [i for i in range(len(points)) if sample >= 1 or rng.random() < sample]
+        if only is not None:
+            chosen = [i for i in range(len(points)) if ids[i] in only]
+        else:
+            chosen = [i for i in range(len(points)) if sample >= 1 or rng.random() < sample]
+        if not chosen:
+            continue
         # the clean run is of the unparsed original, so that formatting lost by ast.unparse is not a "kill"
         sandbox.write(module, ast.unparse(ast.parse(original)))
-        status, code, seconds = run_tests(sandbox, tests, timeout_s=900)
-        if status != "survived":
+        baseline = run_tests(sandbox, tests, timeout_s=900)
+        if baseline.status != "survived":
             sandbox.write(module, original)
-            raise SystemExit(f"{module}: its tests fail before any mutation (exit {code}); fix them first")
-        clean[module] = {"duration_s": round(seconds, 2), "mutants_total": len(points), "mutants_run": len(chosen)}
-        timeout_s = 5 * seconds + 10
-        print(f"{module}: {len(chosen)} of {len(points)} mutants, clean run {seconds:.1f} s", flush=True)
+            raise SystemExit(f"{module}: its tests fail before any mutation ({baseline.failed_test}); fix them first")
+        clean[module] = {
+            "duration_s": round(baseline.duration_s, 2),
+            "mutants_total": len(points),
+            "mutants_run": len(chosen),
+        }
+        timeout_s = 5 * baseline.duration_s + 10
+        print(f"{module}: {len(chosen)} of {len(points)} mutants, clean run {baseline.duration_s:.1f} s", flush=True)
         for number, i in enumerate(chosen, 1):
             point = points[i]
-            mutated = mutate(original, point)
-            sandbox.write(module, mutated)
-            status, code, seconds = run_tests(sandbox, tests, timeout_s)
-            result = MutantResult(
-                mutant_id=ids[i],
-                module=module,
-                line=point.line,
-                function=point.function,
-                description=point.description,
-                source_line=lines[point.line - 1].strip() if 0 < point.line <= len(lines) else "",
-                status=status,
-                exit_code=code,
-                duration_s=round(seconds, 2),
-                equivalent=EQUIVALENT.get(ids[i]) if status == "survived" else None,
+            sandbox.write(module, mutate(original, point))
+            run = run_tests(sandbox, tests, timeout_s)
+            results.append(
+                MutantResult(
+                    mutant_id=ids[i],
+                    module=module,
+                    line=point.line,
+                    function=point.function,
+                    description=point.description,
+                    source_line=lines[point.line - 1].strip() if 0 < point.line <= len(lines) else "",
+                    status=run.status,
+                    exit_code=run.exit_code,
+                    duration_s=round(run.duration_s, 2),
+                    failed_test=run.failed_test,
+                    equivalent=EQUIVALENT.get(ids[i]) if run.status == "survived" else None,
+                )
             )
-            results.append(result)
-            mark = {"killed": ".", "timeout": "T", "survived": "S"}[status]
+            mark = {"killed": ".", "timeout": "T", "survived": "S"}[run.status]
             print(
-                f"  [{number}/{len(chosen)}] {mark} line {point.line} {point.description} ({seconds:.1f} s)", flush=True
+                f"  [{number}/{len(chosen)}] {mark} line {point.line} {point.description} ({run.duration_s:.1f} s)",
+                flush=True,
             )
         sandbox.write(module, original)
     return results, clean
@@ -487,41 +522,43 @@ def issue_mutants(sandbox: Sandbox) -> list[dict[str, object]]:
             outcomes.append({"mutant": title, "module": module, "status": "not applied: the code changed"})
             continue
         sandbox.write(module, original.replace(before, after))
-        status, code, seconds = run_tests(sandbox, (test,), timeout_s=900)
+        run = run_tests(sandbox, (test,), timeout_s=900)
         sandbox.write(module, original)
         outcomes.append(
             {
                 "mutant": title,
                 "module": module,
-                "test": test,
-                "status": status,
-                "exit_code": code,
-                "duration_s": round(seconds, 2),
+                "test_file": test,
+                "status": run.status,
+                "failed_test": run.failed_test,
+                "duration_s": round(run.duration_s, 2),
             }
         )
-        print(f"issue mutant: {title}: {status} by {test}", flush=True)
+        print(f"issue mutant: {title}: {run.status} by {run.failed_test}", flush=True)
     return outcomes
 
 
-def summarise(results: list[MutantResult]) -> dict[str, dict[str, float]]:
-    """Per module and overall: mutants, killed (timeouts included), survivors, equivalent, scores in %."""
-    groups: dict[str, list[MutantResult]] = {}
-    for result in results:
-        groups.setdefault(result.module, []).append(result)
-    groups["all"] = results
+def summarise(rows: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+    """Per module and overall: mutants, killed (timeouts included), survivors, equivalent, scores in %.
+
+    Each row has ``module``, ``status`` and ``equivalent`` (the reason, for an equivalent survivor).
+    """
+    groups: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        groups.setdefault(str(row["module"]), []).append(row)
+    groups["all"] = rows
     summary = {}
     for name, group in groups.items():
-        killed = sum(r.status != "survived" for r in group)
-        equivalent = sum(r.status == "survived" and r.equivalent is not None for r in group)
+        killed = sum(row["status"] != "survived" for row in group)
+        equivalent = sum(row["status"] == "survived" and row.get("equivalent") is not None for row in group)
+        judged = len(group) - equivalent
         summary[name] = {
             "mutants": len(group),
             "killed": killed,
             "survived": len(group) - killed,
             "equivalent": equivalent,
             "score_pct": round(100.0 * killed / len(group), 1) if group else 0.0,
-            "score_without_equivalent_pct": round(100.0 * killed / (len(group) - equivalent), 1)
-            if len(group) > equivalent
-            else 0.0,
+            "score_without_equivalent_pct": round(100.0 * killed / judged, 1) if judged else 0.0,
         }
     return summary
 
@@ -548,6 +585,38 @@ def machine() -> dict[str, object]:
     }
 
 
+def rerun_survivors(sandbox: Sandbox, path: Path) -> None:
+    """Run the survivors of an earlier result file again (against today's tests) and record the outcome there."""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    survivors = {row["mutant_id"]: row for row in report["survivors"]}
+    modules = sorted({row["module"] for row in survivors.values()}, key=list(TARGETS).index)
+    results, _ = mutate_modules(sandbox, modules, 1.0, 0, only=set(survivors))
+    for result in results:
+        survivors[result.mutant_id]["after_new_tests"] = result.status
+        survivors[result.mutant_id]["killed_by"] = result.failed_test
+        survivors[result.mutant_id]["equivalent"] = result.equivalent
+    statuses = {result.mutant_id: result for result in results}
+    rows = []
+    for row in report["mutants"]:
+        after = statuses.get(row["id"])
+        row["after_new_tests"] = after.status if after is not None else row["status"]
+        rows.append(
+            {
+                "module": row["id"].split("::")[0],
+                "status": row["after_new_tests"],
+                "equivalent": after.equivalent if after is not None else None,
+            }
+        )
+    report["rerun"] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "what": "the survivors above run again against the tests at this commit",
+    }
+    report["summary_after_new_tests"] = summarise(rows)
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"updated {path}: {report['summary_after_new_tests']['all']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="only these (repeatable)")
@@ -555,6 +624,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--issue-mutants", action="store_true", help="also re-apply issue 19's seven mutants")
     parser.add_argument("--list", action="store_true", help="only count the mutants per module")
+    parser.add_argument("--rerun", type=Path, help="run the survivors of this result file again and update it")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mutation_test.json")
     arguments = parser.parse_args()
     modules = arguments.module or list(TARGETS)
@@ -571,6 +641,9 @@ def main() -> None:
     start_time = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         preload(sandbox)
+        if arguments.rerun is not None:
+            rerun_survivors(sandbox, arguments.rerun)
+            return
         results, clean = mutate_modules(sandbox, modules, arguments.sample, arguments.seed)
         issue = issue_mutants(sandbox) if arguments.issue_mutants else []
     finally:
@@ -584,11 +657,11 @@ def main() -> None:
         "seed": arguments.seed,
         "tests": {module: list(TARGETS[module]) for module in modules},
         "clean_runs": clean,
-        "summary": summarise(results),
+        "summary": summarise([asdict(result) for result in results]),
         "issue_19_mutants": issue,
         "survivors": [asdict(r) for r in results if r.status == "survived"],
         "mutants": [
-            {"id": r.mutant_id, "line": r.line, "status": r.status, "duration_s": r.duration_s} for r in results
+            {"id": r.mutant_id, "line": r.line, "status": r.status, "failed_test": r.failed_test} for r in results
         ],
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
