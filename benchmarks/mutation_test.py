@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -426,6 +427,8 @@ def preload(sandbox: Sandbox) -> None:
     import hypothesis  # noqa: F401
     import pytest  # noqa: F401
 
+    sys.dont_write_bytecode = False  # cache the sandbox's bytecode even where PYTHONDONTWRITEBYTECODE is set
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     for name in _PRELOAD:
         importlib.import_module(name)
     greentune_file = sys.modules["greentune"].__file__ or ""
@@ -454,7 +457,12 @@ _PRELOAD = (
 
 
 def mutate_modules(
-    sandbox: Sandbox, modules: list[str], sample: float, seed: int, only: set[str] | None = None
+    sandbox: Sandbox,
+    modules: list[str],
+    sample: float,
+    seed: int,
+    only: set[str] | None = None,
+    progress: Callable[[list[MutantResult], dict[str, dict[str, float]]], None] | None = None,
 ) -> tuple[list[MutantResult], dict[str, dict[str, float]]]:
     """Every (sampled, or with `only`: the listed) mutant of every module against its tests; each clean run."""
     results: list[MutantResult] = []
@@ -510,6 +518,8 @@ def mutate_modules(
                 flush=True,
             )
         sandbox.write(module, original)
+        if progress is not None:
+            progress(results, clean)
     return results, clean
 
 
@@ -639,35 +649,44 @@ def main() -> None:
     sys.path.insert(0, str(sandbox.root / "src"))
     started = time.monotonic()
     start_time = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def write(results: list[MutantResult], clean: dict[str, dict[str, float]], issue: list[dict[str, object]]) -> None:
+        report = {
+            "what": "mutation testing of greentune's accounting core (issue 19); see benchmarks/mutation_test.py",
+            "date": start_time,
+            "machine": machine(),
+            "wall_s": round(time.monotonic() - started, 1),
+            "sample": arguments.sample,
+            "seed": arguments.seed,
+            "tests": {module: list(TARGETS[module]) for module in modules},
+            "clean_runs": clean,
+            "summary": summarise([asdict(result) for result in results]),
+            "issue_19_mutants": issue,
+            "survivors": [asdict(r) for r in results if r.status == "survived"],
+            "mutants": [
+                {"id": r.mutant_id, "line": r.line, "status": r.status, "failed_test": r.failed_test} for r in results
+            ],
+        }
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
+        arguments.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {arguments.out}: {report['summary'].get('all', {})}", flush=True)
+
     try:
         preload(sandbox)
         if arguments.rerun is not None:
             rerun_survivors(sandbox, arguments.rerun)
             return
-        results, clean = mutate_modules(sandbox, modules, arguments.sample, arguments.seed)
         issue = issue_mutants(sandbox) if arguments.issue_mutants else []
+        results, clean = mutate_modules(
+            sandbox,
+            modules,
+            arguments.sample,
+            arguments.seed,
+            progress=lambda results, clean: write(results, clean, issue),
+        )
+        write(results, clean, issue)
     finally:
         sandbox.close()
-    report = {
-        "what": "mutation testing of greentune's accounting core (issue 19); see benchmarks/mutation_test.py",
-        "date": start_time,
-        "machine": machine(),
-        "wall_s": round(time.monotonic() - started, 1),
-        "sample": arguments.sample,
-        "seed": arguments.seed,
-        "tests": {module: list(TARGETS[module]) for module in modules},
-        "clean_runs": clean,
-        "summary": summarise([asdict(result) for result in results]),
-        "issue_19_mutants": issue,
-        "survivors": [asdict(r) for r in results if r.status == "survived"],
-        "mutants": [
-            {"id": r.mutant_id, "line": r.line, "status": r.status, "failed_test": r.failed_test} for r in results
-        ],
-    }
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    overall = report["summary"].get("all", {})
-    print(f"wrote {arguments.out}: {overall}")
 
 
 if __name__ == "__main__":
