@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from greentune.carbon import IntensitySeries, account, resolve_site
+from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
 from greentune.meter import host
 from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, rouge1
@@ -49,6 +50,49 @@ def test_embodied_is_added_to_the_operational_total() -> None:
     acct = account(1.0, 3600.0, site, count=16, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
     assert acct.emissions_gco2eq == pytest.approx(150.0)
     assert acct.total_gco2eq == pytest.approx(150.0 + 95.0643, abs=1e-4)
+
+
+def test_without_embodied_the_total_is_the_operational_figure() -> None:
+    acct = account(2.0, 3600.0, resolve_site("DE", pue=1.0, intensity_gco2eq_per_kwh=300.0))
+    assert (acct.emissions_gco2eq, acct.embodied_gco2eq, acct.total_gco2eq) == (600.0, None, 600.0)
+
+
+def test_the_inputs_say_where_energy_and_duration_came_from() -> None:
+    site = resolve_site("DE", pue=1.0, intensity_gco2eq_per_kwh=300.0)
+    for origin, source in (("measured", "meter"), ("estimated", "estimate")):
+        inputs = {i.name: i for i in account(1.0, 60.0, site, energy_source=origin).inputs}
+        assert (inputs["energy"].source, inputs["energy"].origin) == (source, origin)
+        assert (inputs["duration"].source, inputs["duration"].origin, inputs["duration"].value) == (
+            source,
+            origin,
+            60.0,
+        )
+
+
+@pytest.mark.parametrize("count", [0, -2, 1.5])
+def test_a_device_count_below_one_or_fractional_is_refused(count: float) -> None:
+    with pytest.raises(GreentuneError, match="count must be a whole number ≥ 1"):
+        account(1.0, 60.0, resolve_site("DE"), count=count)  # type: ignore[arg-type]
+
+
+def test_the_result_as_a_dict_carries_every_figure() -> None:
+    site = resolve_site("DE", pue=1.5, intensity_gco2eq_per_kwh=200.0)
+    data = account(2.0, 7200.0, site).to_dict()
+    assert {key: data[key] for key in ("energy_kwh", "grid_energy_kwh", "duration_s", "emissions_gco2eq", "pue")} == {
+        "energy_kwh": 2.0,
+        "grid_energy_kwh": 3.0,
+        "duration_s": 7200.0,
+        "emissions_gco2eq": 600.0,
+        "pue": 1.5,
+    }
+    assert data["inputs"][0] == {
+        "name": "energy",
+        "value": 2.0,
+        "unit": "kWh",
+        "source": "meter",
+        "year": "",
+        "origin": "measured",
+    }
 
 
 # --- modelled CPU power (meter/host.py) --------------------------------------------------------------
