@@ -9,6 +9,7 @@ worked out in the comments, not read back from the code.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -93,6 +94,33 @@ def test_the_result_as_a_dict_carries_every_figure() -> None:
         "year": "",
         "origin": "measured",
     }
+
+
+def test_user_given_embodied_figures_are_cited_as_the_users() -> None:
+    given = account(1.0, 3600.0, resolve_site("FR"), embodied_hardware="A100", embodied_kgco2e=200.0)
+    inputs = {i.name: i for i in given.inputs}
+    assert (inputs["embodied emissions TE"].source, inputs["embodied emissions TE"].year) == ("given by the user", "")
+    assert inputs["expected lifetime EL"].source.startswith("Luccioni, Viguier, Ligozat 2023")
+    assert inputs["expected lifetime EL"].year == "2021"
+    # 1 h of one A100 at 200 kg over 6 years
+    assert given.embodied_gco2eq == pytest.approx(200_000.0 * 3600.0 / SIX_YEARS_S)
+
+
+def test_a_missing_regional_price_names_the_regions_that_have_one(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "prices:\n"
+        "  - {provider: aws, sku: x9.test, region: eu-west-1, pricing: on_demand, usd_per_hour: 2.0,"
+        " accelerator_count: 1, date: 2026-01-01, source: my quote}\n"
+        "  - {provider: aws, sku: x9.test, region: eu-central-1, pricing: on_demand, usd_per_hour: 2.5,"
+        " accelerator_count: 1, date: 2026-01-01, source: my quote}\n"
+    )
+    acct = account(1.0, 3600.0, resolve_site("aws:us-east-1", sku="x9.test", prices=str(prices)))
+    assert acct.cost_usd is None
+    assert acct.notes == (
+        "no on_demand price for x9.test in us-east-1 (prices exist for: eu-central-1, eu-west-1); "
+        "add one with --prices FILE",
+    )
 
 
 # --- modelled CPU power (meter/host.py) --------------------------------------------------------------
