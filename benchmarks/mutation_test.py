@@ -61,7 +61,12 @@ _SCHEDULE_TESTS = ("tests/test_schedule_algorithms.py", "tests/test_schedule_pla
 TARGETS: dict[str, tuple[str, ...]] = {
     "carbon/accounting.py": ("tests/test_carbon_accounting.py", "tests/test_exact_figures.py"),
     "carbon/estimate.py": ("tests/test_carbon_estimate.py",),
-    "meter/measurement.py": ("tests/test_meter_windows.py", "tests/test_meter_csv.py", "tests/test_callback_phases.py"),
+    "meter/measurement.py": (
+        "tests/test_meter_windows.py",
+        "tests/test_meter_csv.py",
+        "tests/test_callback_phases.py",
+        "tests/test_exact_figures.py",
+    ),
     "meter/rapl.py": ("tests/test_meter_rapl.py",),
     "meter/host.py": ("tests/test_meter_host.py", "tests/test_exact_figures.py", "tests/test_meter_scope.py"),
     "schedule/flexible_start.py": _SCHEDULE_TESTS,

@@ -18,7 +18,7 @@ import pytest
 from greentune.carbon import IntensitySeries, account, resolve_site
 from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
-from greentune.meter import host
+from greentune.meter import ComponentEnergy, Measurement, host
 from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, rouge1
 from greentune.schedule import Job, PauseRules, pause_resume
 
@@ -121,6 +121,27 @@ def test_a_missing_regional_price_names_the_regions_that_have_one(tmp_path: Path
         "no on_demand price for x9.test in us-east-1 (prices exist for: eu-central-1, eu-west-1); "
         "add one with --prices FILE",
     )
+
+
+# --- a window's figures (meter/measurement.py) ---------------------------------------------------------
+
+
+def test_a_windows_average_power_and_per_kind_energy() -> None:
+    # 10 s with 500 J on the GPU and 300 J + 100 J on the CPU: 900 J, 90 W, 0.00025 kWh
+    window = Measurement(
+        "train",
+        1_700_000_000.0,
+        10.0,
+        [
+            ComponentEnergy("gpu:0", "gpu", 500.0, "measured"),
+            ComponentEnergy("cpu:package-0", "cpu", 300.0, "measured"),
+            ComponentEnergy("cpu:package-1", "cpu", 100.0, "measured"),
+        ],
+    )
+    assert (window.energy_j, window.avg_power_w, window.energy_kwh) == (900.0, 90.0, pytest.approx(0.00025))
+    assert (window.energy_j_of("gpu"), window.energy_j_of("cpu"), window.energy_j_of("ram")) == (500.0, 400.0, 0)
+    assert Measurement("empty", 0.0, 0.0, []).avg_power_w == 0.0
+    assert window.to_dict()["avg_power_w"] == 90.0 and window.to_dict()["energy_kwh"] == pytest.approx(0.00025)
 
 
 # --- modelled CPU power (meter/host.py) --------------------------------------------------------------
