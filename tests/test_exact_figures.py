@@ -178,6 +178,27 @@ def test_cpu_energy_integrates_the_modelled_power_over_each_interval(epyc_slice:
     assert reading.util_pct == {"cpu": 50.0}
 
 
+def test_ram_power_is_watts_per_gigabyte_of_memory_in_use(epyc_slice: host.HostSensor) -> None:
+    # data/ram_power.csv: 0.3725 W per GB (Green Algorithms); 8 GB (10^9 bytes each) in use: 2.98 W
+    assert epyc_slice.ram_w_per_gb == 0.3725
+    assert epyc_slice.ram_power_w(8_000_000_000) == pytest.approx(2.98, rel=1e-12)
+    assert epyc_slice.ram_power_w(0) == 0.0
+
+
+def test_the_cpu_model_comes_from_cpuinfo_or_else_the_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 64-Core Processor\n")
+    assert host.cpu_model_name(cpuinfo) == "AMD EPYC 7B13 64-Core Processor"
+    cpuinfo.write_text("processor\t: 0\nCPU implementer\t: 0x41\n")  # an Arm board lists no model name
+    monkeypatch.setattr(platform, "processor", lambda: "aarch64")
+    assert host.cpu_model_name(cpuinfo) == "aarch64"
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    assert host.cpu_model_name(cpuinfo) == "unknown"
+    assert host.cpu_model_name(tmp_path / "missing") == "unknown"
+
+
 # --- Pause & Resume minimum segment (schedule/pause_resume.py) ---------------------------------------
 
 T0 = datetime(2020, 6, 1, tzinfo=UTC)
