@@ -199,6 +199,17 @@ def test_the_cpu_model_comes_from_cpuinfo_or_else_the_platform(tmp_path: Path, m
     assert host.cpu_model_name(tmp_path / "missing") == "unknown"
 
 
+def test_detection_says_which_row_and_how_many_cores_it_charges(epyc_slice: host.HostSensor) -> None:
+    # the fixture's fakes stay in place: an EPYC 7763 model string, 2 physical cores
+    detection = host.detect(estimate_cpu=True, estimate_ram=True, scope="process")
+    assert detection.sensor is not None and detection.advice == ""
+    assert detection.detail == (
+        "CPU 'AMD EPYC 7763 64-Core Processor': TDP row 'AMD EPYC 7763' (280 W); 2 core(s) visible; "
+        "charges the process tree's CPU time and RSS"
+    )
+    assert [component.name for component in detection.sensor.components] == ["cpu", "ram"]
+
+
 # --- Pause & Resume minimum segment (schedule/pause_resume.py) ---------------------------------------
 
 T0 = datetime(2020, 6, 1, tzinfo=UTC)
