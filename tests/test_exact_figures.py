@@ -191,6 +191,8 @@ def test_the_cpu_model_comes_from_cpuinfo_or_else_the_platform(tmp_path: Path, m
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 64-Core Processor\n")
     assert host.cpu_model_name(cpuinfo) == "AMD EPYC 7B13 64-Core Processor"
+    cpuinfo.write_text("model name\t: QEMU Virtual CPU version 2.5+: host-passthrough\n")
+    assert host.cpu_model_name(cpuinfo) == "QEMU Virtual CPU version 2.5+: host-passthrough"  # all after the 1st colon
     cpuinfo.write_text("processor\t: 0\nCPU implementer\t: 0x41\n")  # an Arm board lists no model name
     monkeypatch.setattr(platform, "processor", lambda: "aarch64")
     assert host.cpu_model_name(cpuinfo) == "aarch64"
@@ -208,6 +210,26 @@ def test_detection_says_which_row_and_how_many_cores_it_charges(epyc_slice: host
         "charges the process tree's CPU time and RSS"
     )
     assert [component.name for component in detection.sensor.components] == ["cpu", "ram"]
+
+
+def test_no_core_count_from_psutil_counts_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "cpu_model_name", lambda: "AMD EPYC 7763 64-Core Processor")
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: None)
+    sensor = host.HostSensor(estimate_cpu=True, estimate_ram=False)
+    assert sensor.visible_cores == 1
+    assert sensor.cpu_power_w(100.0) == pytest.approx(280.0 / 64)
+
+
+def test_without_psutil_the_host_sensor_is_missing_with_advice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psutil", None)  # `import psutil` raises ImportError
+    detection = host.detect(estimate_cpu=True, estimate_ram=True)
+    assert (detection.sensor_name, detection.sensor) == ("host", None)
+    assert (detection.detail, detection.advice) == (
+        "psutil is not installed: no CPU/RAM figures",
+        "pip install psutil",
+    )
 
 
 # --- Pause & Resume minimum segment (schedule/pause_resume.py) ---------------------------------------
