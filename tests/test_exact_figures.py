@@ -20,7 +20,7 @@ from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
 from greentune.meter import ComponentEnergy, Measurement, host
 from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, rouge1
-from greentune.schedule import Job, PauseRules, pause_resume
+from greentune.schedule import DEFAULT_POWER_W, Job, PauseRules, flexibility_s, pause_resume
 
 SIX_YEARS_S = 6 * 365.25 * 24 * 3600  # 189,345,600 s
 
@@ -262,6 +262,24 @@ def test_a_minimum_segment_still_allows_pauses_between_long_enough_runs() -> Non
     plan = pause_resume(hourly(values), job, rules=PauseRules(min_segment_s=1.5 * 3600))
     assert [(s.start.hour, s.end.hour) for s in plan.segments] == [(0, 2), (5, 7)]
     assert (plan.pauses, plan.emissions_gco2eq) == (1, pytest.approx(400.0))
+
+
+def test_flexibility_from_a_window_a_percentage_or_a_maximum_duration() -> None:
+    six_hours_s = 6 * 3600.0
+    assert flexibility_s("24h", None, six_hours_s) == 86400.0
+    assert flexibility_s(" 50% ", None, six_hours_s) == 3 * 3600.0
+    assert flexibility_s("24h", "10h", six_hours_s) == 4 * 3600.0  # --max-duration wins: 10 h total − 6 h of job
+    assert flexibility_s("0%", "6h", six_hours_s) == 0.0
+    with pytest.raises(GreentuneError, match=r"--max-duration 5h is shorter than the job \(6 h\)"):
+        flexibility_s("24h", "5h", six_hours_s)
+    with pytest.raises(GreentuneError, match="cannot read --window 'half%'; write 24h or 50%"):
+        flexibility_s("half%", None, six_hours_s)
+
+
+def test_a_plan_without_a_measured_power_assumes_one_kilowatt() -> None:
+    # the documented default: 1,000 W, so a 2.5 h job is 1 kWh per hour slot and 0.5 kWh in its last half hour
+    job = Job(start=T0, duration_s=2.5 * 3600, window_s=0.0, power_w=DEFAULT_POWER_W)
+    assert job.energy_per_slot_kwh(3600).tolist() == pytest.approx([1.0, 1.0, 0.5])
 
 
 # --- Pareto fronts (report/compare.py) ----------------------------------------------------------------
