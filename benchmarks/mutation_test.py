@@ -52,12 +52,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # module (under src/greentune/) → the test files that own its behaviour. Slow end-to-end files
 # (a real Trainer, CLI subprocesses on ENTSO-E data) are left out: each mutant would cost minutes.
-_SCHEDULE_TESTS = ("tests/test_schedule_algorithms.py", "tests/test_schedule_plans.py", "tests/test_exact_figures.py")
+# fast, exact tests first: `pytest -x` stops at the first failure, the property-based ones take ~20 s in full
+_SCHEDULE_TESTS = ("tests/test_exact_figures.py", "tests/test_schedule_plans.py", "tests/test_schedule_algorithms.py")
 TARGETS: dict[str, tuple[str, ...]] = {
     "carbon/accounting.py": ("tests/test_carbon_accounting.py", "tests/test_exact_figures.py"),
     "carbon/estimate.py": ("tests/test_carbon_estimate.py",),
@@ -632,6 +634,41 @@ def rerun_survivors(sandbox: Sandbox, path: Path) -> None:
     print(f"updated {path}: {report['summary_after_new_tests']['all']}")
 
 
+def _merged(earlier: dict[str, Any], now: dict[str, Any], modules: set[str]) -> dict[str, Any]:
+    """`earlier`'s results for the modules not run `now`, plus `now`'s; the summary over both."""
+
+    def kept(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        return [row for row in rows if row[key].split("::")[0] not in modules]
+
+    merged = dict(now)
+    merged["runs"] = [*earlier.get("runs", [_run_of(earlier)]), _run_of(now)]
+    merged["tests"] = {**earlier["tests"], **now["tests"]}
+    merged["clean_runs"] = {**{k: v for k, v in earlier["clean_runs"].items() if k not in modules}, **now["clean_runs"]}
+    merged["issue_19_mutants"] = now["issue_19_mutants"] or earlier["issue_19_mutants"]
+    merged["survivors"] = kept(earlier["survivors"], "mutant_id") + now["survivors"]
+    merged["mutants"] = kept(earlier["mutants"], "id") + now["mutants"]
+    equivalent = {row["mutant_id"]: row.get("equivalent") for row in merged["survivors"]}
+    merged["summary"] = summarise(
+        [
+            {"module": row["id"].split("::")[0], "status": row["status"], "equivalent": equivalent.get(row["id"])}
+            for row in merged["mutants"]
+        ]
+    )
+    return merged
+
+
+def _run_of(report: dict[str, Any]) -> dict[str, Any]:
+    """When, where and how one run was made, for a merged file."""
+    return {
+        "date": report["date"],
+        "machine": report["machine"],
+        "wall_s": report["wall_s"],
+        "sample": report["sample"],
+        "seed": report["seed"],
+        "modules": sorted(report["clean_runs"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="only these (repeatable)")
@@ -640,6 +677,7 @@ def main() -> None:
     parser.add_argument("--issue-mutants", action="store_true", help="also re-apply issue 19's seven mutants")
     parser.add_argument("--list", action="store_true", help="only count the mutants per module")
     parser.add_argument("--rerun", type=Path, help="run the survivors of this result file again and update it")
+    parser.add_argument("--append", action="store_true", help="merge into --out: replace only the modules run now")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mutation_test.json")
     arguments = parser.parse_args()
     modules = arguments.module or list(TARGETS)
@@ -654,6 +692,10 @@ def main() -> None:
     sys.path.insert(0, str(sandbox.root / "src"))
     started = time.monotonic()
     start_time = datetime.now(UTC).isoformat(timespec="seconds")
+
+    earlier: dict[str, Any] = {}
+    if arguments.append and arguments.out.exists():
+        earlier = json.loads(arguments.out.read_text(encoding="utf-8"))
 
     def write(results: list[MutantResult], clean: dict[str, dict[str, float]], issue: list[dict[str, object]]) -> None:
         report = {
@@ -672,6 +714,8 @@ def main() -> None:
                 {"id": r.mutant_id, "line": r.line, "status": r.status, "failed_test": r.failed_test} for r in results
             ],
         }
+        if earlier:
+            report = _merged(earlier, report, set(modules))
         arguments.out.parent.mkdir(parents=True, exist_ok=True)
         arguments.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {arguments.out}: {report['summary'].get('all', {})}", flush=True)
