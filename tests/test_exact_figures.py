@@ -282,6 +282,18 @@ def test_a_plan_without_a_measured_power_assumes_one_kilowatt() -> None:
     assert job.energy_per_slot_kwh(3600).tolist() == pytest.approx([1.0, 1.0, 0.5])
 
 
+def test_a_measured_power_ramp_is_integrated_slot_by_slot() -> None:
+    # power rises linearly from 1 kW to 4 kW over 3 h: the hourly slots average 1.5, 2.5 and 3.5 kW
+    job = Job(
+        start=T0,
+        duration_s=3 * 3600,
+        window_s=0.0,
+        timeline_elapsed_s=(0.0, 10800.0),
+        timeline_power_w=(1000.0, 4000.0),
+    )
+    assert job.energy_per_slot_kwh(3600).tolist() == pytest.approx([1.5, 2.5, 3.5])
+
+
 # --- Pareto fronts (report/compare.py) ----------------------------------------------------------------
 
 
