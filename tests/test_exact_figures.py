@@ -294,6 +294,15 @@ def test_a_measured_power_ramp_is_integrated_slot_by_slot() -> None:
     assert job.energy_per_slot_kwh(3600).tolist() == pytest.approx([1.5, 2.5, 3.5])
 
 
+def test_pause_rules_are_a_frozen_value() -> None:
+    import dataclasses
+
+    rules = PauseRules(min_segment_s=5400.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rules.min_segment_s = 0.0  # type: ignore[misc]
+    assert rules == PauseRules(min_segment_s=5400.0) and hash(rules) == hash(PauseRules(min_segment_s=5400.0))
+
+
 # --- Pareto fronts (report/compare.py) ----------------------------------------------------------------
 
 
