@@ -20,7 +20,7 @@ from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
 from greentune.meter import ComponentEnergy, Measurement, host
 from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, rouge1
-from greentune.schedule import DEFAULT_POWER_W, Job, PauseRules, flexibility_s, pause_resume
+from greentune.schedule import DEFAULT_POWER_W, Job, PauseRules, choose_slots, flexibility_s, pause_resume
 
 SIX_YEARS_S = 6 * 365.25 * 24 * 3600  # 189,345,600 s
 
@@ -301,6 +301,20 @@ def test_pause_rules_are_a_frozen_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         rules.min_segment_s = 0.0  # type: ignore[misc]
     assert rules == PauseRules(min_segment_s=5400.0) and hash(rules) == hash(PauseRules(min_segment_s=5400.0))
+
+
+def test_the_exact_planner_refuses_a_table_over_its_cell_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    module = importlib.import_module("greentune.schedule.pause_resume")  # the package's name is the function
+
+    # 10 slots × 1 pause state × (2 + 1) segment states × (5 + 1) job slots = 180 cells
+    intensity, energies = np.arange(10, dtype=float), np.ones(5)
+    monkeypatch.setattr(module, "MAX_DP_CELLS", 180)
+    assert choose_slots(intensity, energies, min_segment_slots=2) == [0, 1, 2, 3, 4]
+    monkeypatch.setattr(module, "MAX_DP_CELLS", 179)
+    with pytest.raises(GreentuneError, match="too large to solve exactly"):
+        choose_slots(intensity, energies, min_segment_slots=2)
 
 
 # --- Pareto fronts (report/compare.py) ----------------------------------------------------------------
