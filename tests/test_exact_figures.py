@@ -19,7 +19,7 @@ from greentune.carbon import IntensitySeries, account, resolve_site
 from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
 from greentune.meter import ComponentEnergy, Measurement, host
-from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, rouge1
+from greentune.report.compare import cost_usd, emissions_gco2eq, pareto_front, percent_change, point_change, rouge1
 from greentune.schedule import DEFAULT_POWER_W, Job, PauseRules, choose_slots, flexibility_s, pause_resume
 
 SIX_YEARS_S = 6 * 365.25 * 24 * 3600  # 189,345,600 s
@@ -355,3 +355,11 @@ def test_of_two_runs_of_the_same_quality_only_the_cheaper_one_is_on_the_front() 
 def test_identical_runs_are_both_on_the_front() -> None:
     runs = [run("a", 20.0, 5.0), run("b", 20.0, 5.0), run("c", 19.0, 6.0)]
     assert pareto_front(runs, rouge1, emissions_gco2eq) == {"id-a", "id-b"}
+
+
+def test_changes_against_the_baseline_in_percent_and_points() -> None:
+    assert percent_change(3.0, 1.0) == 200.0  # a reference of exactly 1 is a number like any other
+    assert percent_change(0.75, 1.5) == -50.0
+    assert percent_change(1.0, 0.0) is None and percent_change(None, 2.0) is None and percent_change(2.0, None) is None
+    assert point_change(21.5, 20.0) == 1.5
+    assert point_change(None, 20.0) is None and point_change(20.0, None) is None
