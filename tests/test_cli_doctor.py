@@ -22,5 +22,7 @@ def test_doctor_lists_every_sensor_with_a_reason() -> None:
         assert detection.detail.split(":")[0] in result.stdout
         if detection.sensor is None:
             assert "missing" in result.stdout and "to do" in result.stdout
+        else:  # the exact components and sources this machine's sensor meters, as detected in-process
+            meters = "meters: " + ", ".join(f"{c.name} ({c.source})" for c in detection.sensor.components)
+            assert meters in result.stdout
     assert "host" in result.stdout and "found" in result.stdout
-    assert "(estimated)" in result.stdout or "(measured)" in result.stdout

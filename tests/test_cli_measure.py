@@ -54,7 +54,15 @@ def test_process_scope_charges_the_commands_cpu_time(tmp_path: Path) -> None:
 def test_exit_code_of_the_command_is_ours(tmp_path: Path) -> None:
     result = run("--output", str(tmp_path / "out"), "--", "false", cwd=tmp_path)
     assert result.returncode == 1
-    assert "estimated" in result.stdout or "measured" in result.stdout
+    # the table labels each component with the source the meter log recorded for it
+    log = read_log(tmp_path / "out" / "meter.jsonl")
+    components = next(record for record in log if record["type"] == "meter_start")["components"]
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stdout.splitlines()
+        if line.count("│") >= 6
+    }
+    assert rows == {component["name"]: component["source"] for component in components}
     assert (tmp_path / "out" / "meter.jsonl").exists() and (tmp_path / "out" / "emissions.csv").exists()
     assert run("--output", str(tmp_path / "out2"), "--", "sh", "-c", "exit 7", cwd=tmp_path).returncode == 7
 

@@ -4,11 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import BartConfig, BartForConditionalGeneration, Trainer, TrainingArguments
 
 from greentune.finetune.callback import GreenCallback
-from greentune.meter import read_log
+from greentune.meter import Meter, read_log
+from greentune.meter.sensor import Component, Reading
+
+POWER_W = 100.0
+
+
+class ConstantPowerSensor:
+    """A fake sensor drawing exactly 100 W: every window's energy is 100 W × its duration."""
+
+    name = "constant"
+
+    def __init__(self) -> None:
+        self.components = [Component("cpu", "cpu", "estimated")]
+        self.first_s: float | None = None
+
+    def read(self, now_s: float) -> Reading:
+        self.first_s = now_s if self.first_s is None else self.first_s
+        return Reading(energy_j={"cpu": POWER_W * (now_s - self.first_s)})
+
+    def describe(self) -> dict[str, str]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def window_durations(log_path: Path, name: str) -> list[float]:
+    return [r["duration_s"] for r in read_log(log_path) if r["type"] == "window" and r["name"] == name]
 
 
 class RandomPairs(torch.utils.data.Dataset):
@@ -48,7 +76,8 @@ def tiny_bart() -> BartForConditionalGeneration:
 
 
 def test_green_callback_measures_a_plain_trainer(tmp_path: Path) -> None:
-    callback = GreenCallback(log_path=tmp_path / "meter.jsonl", interval_ms=50)
+    meter = Meter(interval_ms=50, log_path=tmp_path / "meter.jsonl", sensors=[ConstantPowerSensor()]).start()
+    callback = GreenCallback(meter=meter)
     arguments = TrainingArguments(
         output_dir=str(tmp_path / "out"),
         num_train_epochs=2,
@@ -71,6 +100,7 @@ def test_green_callback_measures_a_plain_trainer(tmp_path: Path) -> None:
     with callback.phase("predict"):
         trainer.predict(RandomPairs(4))
     callback.close()
+    meter.stop()
 
     summary = callback.summary()
     names = [phase.name for phase in summary.phases]
@@ -79,7 +109,18 @@ def test_green_callback_measures_a_plain_trainer(tmp_path: Path) -> None:
     assert "generate" not in names  # a plain Trainer evaluates without generating
     phases = {phase.name: phase for phase in summary.phases}
     assert phases["eval-loss"].windows == 2 and phases["epoch-1"].windows == 1
-    assert all(phase.energy_kwh >= 0 and phase.duration_s >= 0 for phase in summary.phases)
+    # every phase, measured or derived by subtraction, drew the fake sensor's 100 W over its duration
+    for phase in summary.phases:
+        assert phase.energy_kwh == pytest.approx(POWER_W * phase.duration_s / 3.6e6, rel=1e-6, abs=1e-12), phase
+    # the derived phases against the meter log's windows: evaluation = eval-loss (no generation in a plain
+    # Trainer), train = the training loop − the evaluations (no checkpoints: save_strategy "no")
+    log = tmp_path / "meter.jsonl"
+    evaluations = window_durations(log, "evaluation")
+    assert len(evaluations) == 2
+    assert phases["eval-loss"].duration_s == pytest.approx(sum(evaluations))
+    (loop,) = window_durations(log, "train-loop")
+    assert phases["train"].duration_s == pytest.approx(loop - sum(evaluations))
+    assert phases["predict"].duration_s == pytest.approx(sum(window_durations(log, "predict")))
     assert summary.run is not None and summary.run.duration_s >= phases["train"].duration_s
     assert summary.epochs_run == 2 and summary.epochs_budget == 2 and summary.early_stopping_saved_kwh == 0
     assert summary.train_samples == 16 and summary.samples_per_s > 0
@@ -93,7 +134,8 @@ def test_green_callback_measures_a_plain_trainer(tmp_path: Path) -> None:
 def test_generation_is_split_from_the_loss_pass(tmp_path: Path) -> None:
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
 
-    callback = GreenCallback(interval_ms=50)
+    meter = Meter(interval_ms=50, log_path=tmp_path / "meter.jsonl", sensors=[ConstantPowerSensor()]).start()
+    callback = GreenCallback(meter=meter)
     model = tiny_bart()
     model.generation_config.max_new_tokens = 4
     arguments = Seq2SeqTrainingArguments(
@@ -118,6 +160,13 @@ def test_generation_is_split_from_the_loss_pass(tmp_path: Path) -> None:
     )
     trainer.train()
     callback.close()
+    meter.stop()
     phases = {phase.name: phase for phase in callback.summary().phases}
     assert phases["generate"].windows == 2  # one per evaluation batch
-    assert phases["eval-loss"].duration_s >= 0
+    # eval-loss = the evaluation window − the generate calls inside it, both as the meter log has them
+    log = tmp_path / "meter.jsonl"
+    generate = window_durations(log, "generate")
+    assert phases["generate"].duration_s == pytest.approx(sum(generate))
+    (evaluation,) = window_durations(log, "evaluation")
+    assert phases["eval-loss"].duration_s == pytest.approx(evaluation - sum(generate))
+    assert phases["eval-loss"].energy_kwh == pytest.approx(POWER_W * (evaluation - sum(generate)) / 3.6e6)

@@ -126,11 +126,42 @@ def test_cuda_visible_devices(value: str | None, expected: list[int]) -> None:
     assert visible_gpu_indices(value, UUIDS) == expected
 
 
-def test_detect_explains_a_missing_gpu() -> None:
+def test_detect_explains_a_missing_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pynvml
+
+    def no_library() -> None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+
+    monkeypatch.setattr(pynvml, "nvmlInit", no_library)
     detection = detect()
-    if detection.sensor is not None:
-        detection.sensor.close()
-        pytest.skip("this machine has an NVIDIA GPU")
-    assert detection.sensor_name == "nvml"
-    assert "NVML" in detection.detail or "GPU" in detection.detail
-    assert detection.advice
+    assert (detection.sensor_name, detection.sensor) == ("nvml", None)
+    assert detection.detail == "NVML did not start: NVML Shared Library Not Found"
+    assert detection.advice == "no NVIDIA driver here (libnvidia-ml.so missing); install the driver on a GPU machine"
+
+
+@pytest.mark.parametrize(
+    ("count", "visible", "detail"),
+    [(0, None, "NVML found no GPU"), (1, "", "CUDA_VISIBLE_DEVICES hides every GPU")],
+)
+def test_detect_explains_a_driver_without_visible_gpus(
+    monkeypatch: pytest.MonkeyPatch, count: int, visible: str | None, detail: str
+) -> None:
+    import pynvml
+
+    shutdowns = []
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlShutdown", lambda: shutdowns.append(True))
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: count)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetHandleByIndex", lambda index: f"handle-{index}")
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetUUID", lambda handle: UUIDS[0])
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    detection = detect()
+    assert (detection.sensor, detection.detail, detection.advice) == (
+        None,
+        detail,
+        "check nvidia-smi and CUDA_VISIBLE_DEVICES",
+    )
+    assert shutdowns == [True]  # NVML is shut down again when there is nothing to meter

@@ -3,9 +3,10 @@
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 GREENTUNE = str(Path(sys.executable).with_name("greentune"))
@@ -35,18 +36,37 @@ def fs_and_pr():
     return json.loads(fs.stdout), json.loads(pr.stdout)
 
 
-def test_flexible_start_acceptance(fs_and_pr):
+@pytest.fixture(scope="module")
+def de_slots():
+    """DE's 15-min ENTSO-E intensity from the acceptance start to its deadline (start + 24 h + 6 h): 120 slots."""
+    from greentune.carbon import load_entsoe
+
+    t0 = datetime.fromisoformat("2020-06-01T00:00+02:00")
+    series = load_entsoe("DE", t0, t0 + timedelta(hours=30))
+    assert series.step_s == 900
+    return t0, series.values_between(t0, t0 + timedelta(hours=30))
+
+
+def test_flexible_start_acceptance(fs_and_pr, de_slots):
     fs, _ = fs_and_pr
-    start = datetime.fromisoformat(fs["start"])
-    assert datetime.fromisoformat("2020-06-01T00:00+02:00") <= start <= datetime.fromisoformat("2020-06-02T00:00+02:00")
-    assert fs["savings_pct"] >= 0 and fs["mode"] == "fs" and len(fs["segments"]) == 1
+    # brute force: every start on the 15-min grid in [t0, t0 + 24 h], 24 slots each, at constant power
+    t0, slots = de_slots
+    sums = [slots[first : first + 24].sum() for first in range(24 * 4 + 1)]
+    best = min(range(len(sums)), key=sums.__getitem__)
+    assert datetime.fromisoformat(fs["start"]) == t0 + timedelta(minutes=15 * best)
+    assert fs["savings_pct"] == pytest.approx(100 * (sums[0] - sums[best]) / sums[0])
+    assert fs["mode"] == "fs" and len(fs["segments"]) == 1
     assert "ENTSO-E" in fs["source"] and fs["kind"] == "average"
     assert fs["emissions_plan_gco2eq"] <= fs["emissions_now_gco2eq"]
 
 
-def test_pause_and_resume_saves_at_least_as_much(fs_and_pr):
+def test_pause_and_resume_saves_at_least_as_much(fs_and_pr, de_slots):
     fs, pr = fs_and_pr
     assert pr["savings_pct"] >= fs["savings_pct"] - 1e-9
+    # no pause rules: the 24 cleanest of the 120 slots up to the deadline
+    _, slots = de_slots
+    now, cleanest = slots[:24].sum(), np.sort(slots)[:24].sum()
+    assert pr["savings_pct"] == pytest.approx(100 * (now - cleanest) / now)
     assert datetime.fromisoformat(pr["end"]) <= datetime.fromisoformat(pr["deadline"])
     assert (
         sum(
