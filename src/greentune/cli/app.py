@@ -26,7 +26,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from greentune.cli import badge, bench_infer, doctor, estimate, footprint, measure, regions, report, run, schedule
+    from greentune.cli import badge, bench_infer, doctor, estimate, footprint, measure, regions, report, run, schedule, serve
 
     measure.register(app)
     doctor.register(app)
@@ -38,6 +38,7 @@ def _register() -> None:
     footprint.register(app)
     badge.register(app)
     bench_infer.register(app)
+    serve.register(app)
 
 
 _register()

@@ -1,7 +1,14 @@
 """greentune.ledger: the only code that talks to MLflow (imported lazily)."""
 
 from greentune.ledger.mlflow_store import default_tracking_uri, read_runs, record_metrics, write_run
-from greentune.ledger.record import ComponentEnergy, InferFigures, PhaseFootprint, RunKind, RunRecord
+from greentune.ledger.record import (
+    ComponentEnergy,
+    InferFigures,
+    PhaseFootprint,
+    RunKind,
+    RunRecord,
+    ServingFootprint,
+)
 
 __all__ = [
     "ComponentEnergy",
@@ -9,6 +16,7 @@ __all__ = [
     "PhaseFootprint",
     "RunKind",
     "RunRecord",
+    "ServingFootprint",
     "default_tracking_uri",
     "read_runs",
     "record_metrics",

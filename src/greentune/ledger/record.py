@@ -88,6 +88,35 @@ class InferFigures(BaseModel):
     exact_match_share: float | None = Field(
         default=None, description="share of summaries identical to the eager fp32 reference's (None without one)"
     )
+class ServingFootprint(BaseModel):
+    """A serving session (kind serve): requests, tokens, energy inside batches (active) and between them (idle)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: str
+    device: str
+    replicas: int
+    max_batch: int
+    requests: int
+    failed: int
+    batches: int
+    input_tokens: int
+    output_tokens: int
+    active_energy_kwh: float
+    idle_energy_kwh: float
+    active_duration_s: float
+    idle_duration_s: float
+    active_gco2eq: float
+    idle_gco2eq: float
+    active_cost_usd: float | None = None
+    idle_cost_usd: float | None = None
+    energy_j_per_request_mean: float | None = None
+    energy_j_per_request_p50: float | None = None
+    energy_j_per_request_p95: float | None = None
+    wh_per_1000_requests: float | None = None
+    gco2eq_per_1000_requests: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p95: float | None = None
 
 
 class RunRecord(BaseModel):
@@ -158,6 +187,7 @@ class RunRecord(BaseModel):
         default=None, description="bytes on disk of the run's checkpoints and final model at its end"
     )
     infer: InferFigures | None = Field(default=None, description="an inference benchmark configuration")
+    serving: ServingFootprint | None = Field(default=None, description="a serving session's requests and energy")
     carbon_aware: dict[str, Any] | None = Field(
         default=None,
         description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "

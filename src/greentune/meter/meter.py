@@ -98,13 +98,16 @@ class Meter:
         timeline_max_samples: int = 6_000,
         flush_interval_s: float = 10.0,
         log_sample_interval_s: float = 1.0,
+        keep_measurements: int | None = None,
     ) -> None:
         """Prepare a meter; ``sensors=None`` finds this machine's (NVML, RAPL, host model).
 
         ``interval_ms`` is the sampler period; ``log_path`` the JSONL log (none
         when None); ``scope`` says whose CPU and RAM use the found sensors charge
         (``machine`` or ``process``: this process and its children, see
-        `greentune.meter.host`); the timeline keeps the last ``timeline_max_samples`` samples.
+        `greentune.meter.host`); the timeline keeps the last ``timeline_max_samples`` samples;
+        ``measurements`` keeps the last ``keep_measurements`` closed windows (None: all; a
+        long-lived server opening a window per batch keeps a bounded number).
         """
         if interval_ms <= 0:
             raise ValueError(f"interval_ms must be positive, got {interval_ms}")
@@ -132,7 +135,7 @@ class Meter:
         self._hooks = ShutdownHooks(self._on_shutdown)
         self._state = "new"
         self._windows: dict[str, _OpenWindow] = {}
-        self._measurements: list[Measurement] = []
+        self._measurements: deque[Measurement] = deque(maxlen=keep_measurements)
         self._baseline_j: dict[str, float] = {}
         self._energy_j: dict[str, float] = {name: 0.0 for name in names}
         self._last_mono_s = 0.0

@@ -14,6 +14,7 @@ from greentune.report import compare, metrics
 from greentune.report.inference import InferenceRow, inference_rows
 from greentune.report.load import choose_baseline, rouge_notes
 from greentune.report.recommend import DEFAULT_ROUGE_TOLERANCE_POINTS, Verdict, recommendation, verdicts
+from greentune.report.serving import ServingRow, serving_rows
 from greentune.report.whatif import RegionWhatIf, emission_equivalents, region_whatif
 
 
@@ -70,6 +71,7 @@ class Report(BaseModel):
     total_emissions_gco2eq: float
     notes: list[str]
     inference: list[InferenceRow] = []
+    serving: list[ServingRow] = []
 
 
 def build_report(
@@ -80,10 +82,12 @@ def build_report(
 ) -> Report:
     """Compare `records` against the baseline run (id or name; a sensible default when None).
 
-    Inference benchmark records (kind `infer`) get their own section instead of rows among the runs.
+    Inference benchmarks (kind `infer`) and serving sessions (kind `serve`) get their own sections
+    instead of rows among the runs.
     """
     inference = inference_rows(records)
-    records = [record for record in records if record.kind is not RunKind.INFER]
+    serving = serving_rows(records)
+    records = [record for record in records if record.kind not in (RunKind.INFER, RunKind.SERVE)]
     all_notes = list(notes or [])
     base, baseline_notes = choose_baseline(records, baseline)
     all_notes += baseline_notes + rouge_notes(records)
@@ -110,6 +114,7 @@ def build_report(
         total_emissions_gco2eq=total_emissions,
         notes=all_notes,
         inference=inference,
+        serving=serving,
     )
 
 

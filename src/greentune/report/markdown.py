@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from greentune.report import fmt
 from greentune.report.build import Report
+from greentune.report.serving import serving_markdown
 
 
 def render_markdown(report: Report) -> str:
@@ -14,6 +15,7 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## Recommendation", "", report.recommendation, ""]
     lines += ["## Runs", "", *_runs_table(report)]
     lines += ["", f"## Against the baseline: {report.baseline_run_name or fmt.MISSING}", "", *_delta_table(report)]
+    lines += ["", *serving_markdown(report.serving)]
     lines += ["", "## The same energy elsewhere", "", *_whatif(report)]
     if report.inference:
         lines += ["", "## Inference (bench-infer)", "", *_inference_table(report)]
