@@ -106,7 +106,7 @@ def test_human_output_names_mode_source_and_savings():
         (["--start", "2016-06-01T00:00"], "no ENTSO-E data for DE in 2016"),
         (["--start", "2020-12-31T12:00"], "no ENTSO-E data for DE in 2021"),
         (["--source", "electricitymaps"], "deadline .* has passed"),
-        (["--mode", "later"], "unknown mode"),
+        (["--mode", "later"], "'later' is not one of 'fs', 'pr'"),
         (["--start", "June"], "cannot read --start"),
         (["--tz", "../../etc/passwd"], "unknown time zone"),
         (["--start", "9999-12-31T23:00"], "past the year 9999"),

@@ -18,7 +18,7 @@ import numpy as np
 from greentune.carbon import IntensitySeries
 from greentune.errors import GreentuneError
 from greentune.schedule.job import Job
-from greentune.schedule.plan import Mode, Plan, Segment
+from greentune.schedule.plans import Mode, Plan, Segment
 
 
 @dataclass(frozen=True)
