@@ -35,15 +35,39 @@ _HOMES = {
     "Source": "sources",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "DEFAULT_POWER_W",
+    "ClockKind",
+    "Job",
+    "Mode",
+    "PauseRules",
+    "Plan",
+    "PlanRequest",
+    "PlanResult",
+    "RegionChoice",
+    "Segment",
+    "Source",
+    "SourceKind",
+    "add_seconds",
+    "best_start",
+    "choose_slots",
+    "compare_regions",
+    "flexibility_s",
+    "flexible_start",
+    "parse_duration_s",
+    "pause_resume",
+    "plan",
+    "plan_job",
+    "series_end_for",
+]
 
 if TYPE_CHECKING:
     from greentune.schedule.choices import ClockKind, Mode, SourceKind
     from greentune.schedule.fs import best_start, flexible_start
     from greentune.schedule.job import DEFAULT_POWER_W, Job, add_seconds, flexibility_s, parse_duration_s
-    from greentune.schedule.pr import PauseRules, choose_slots, pause_resume
     from greentune.schedule.placement import RegionChoice, compare_regions, plan_job
     from greentune.schedule.plans import Plan, Segment
+    from greentune.schedule.pr import PauseRules, choose_slots, pause_resume
     from greentune.schedule.request import PlanRequest, PlanResult, plan, series_end_for
     from greentune.schedule.sources import Source
 

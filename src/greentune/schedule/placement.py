@@ -15,8 +15,8 @@ from typing import Any
 from greentune.carbon import IntensitySeries, resolve_site
 from greentune.schedule.fs import flexible_start
 from greentune.schedule.job import Job
-from greentune.schedule.pr import PauseRules, pause_resume
 from greentune.schedule.plans import Mode, Plan
+from greentune.schedule.pr import PauseRules, pause_resume
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,16 @@ import csv
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from greentune.carbon import FILLS, KINDS, Fill, IntensitySeries, Kind
 from greentune.errors import GreentuneError
 from greentune.schedule.choices import ClockKind, Mode
 from greentune.schedule.job import DEFAULT_POWER_W, Job, add_seconds, flexibility_s
-from greentune.schedule.pr import PauseRules
 from greentune.schedule.placement import RegionChoice, compare_regions, plan_job
 from greentune.schedule.plans import Plan
+from greentune.schedule.pr import PauseRules
 from greentune.schedule.sources import Source
 
 
@@ -75,7 +75,7 @@ class PlanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the plan's fields, the regions ranked (when several were compared), the job and notes."""
-        result = self.plan.to_dict() if self.plan is not None else {"mode": self.mode.value}
+        result: dict[str, Any] = self.plan.to_dict() if self.plan is not None else {"mode": self.mode.value}
         plan_notes = result.get("notes", [])
         if len(self.ranking) > 1:
             result.update(regions=[choice.to_dict() for choice in self.ranking], best_region=self.ranking[0].region)
@@ -144,7 +144,7 @@ def _fill_and_kind(request: PlanRequest) -> tuple[Fill | None, Kind | None]:
         raise GreentuneError(f"unknown fill {request.fill!r}; use {' or '.join(FILLS)}")
     if request.kind is not None and request.kind not in KINDS:
         raise GreentuneError(f"unknown kind {request.kind!r}; use {' or '.join(KINDS)}")
-    return cast("Fill | None", request.fill), cast("Kind | None", request.kind)
+    return request.fill, request.kind  # checked just above
 
 
 def series_end_for(job: Job) -> datetime:
@@ -215,4 +215,3 @@ def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, 
         "timeline_power_w": power,
         "duration_s": max(elapsed),
     }, f"measured power timeline {timeline.name}"
-

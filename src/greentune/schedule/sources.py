@@ -103,7 +103,9 @@ class Source:
                 f"the deadline {end.isoformat()} has passed; {self} plans from its forecast, so give a future window"
             )
         if start < now - LIVE_START_TOLERANCE:
-            raise GreentuneError(f"start {start.isoformat()} is in the past; {self} plans from now on (leave out --start)")
+            raise GreentuneError(
+                f"start {start.isoformat()} is in the past; {self} plans from now on (leave out --start)"
+            )
         if self.kind is SourceKind.ELECTRICITYMAPS:
             return ElectricityMaps().forecast(region, fill=fill)
         return WattTime().forecast(region, fill=fill)

@@ -90,7 +90,7 @@ class JobWindow:
             if current is None or current != previous + 1:
                 end = self._time(previous + (last_fraction if current is None else 1))
                 segments.append(Segment(self._time(begin), end))
-                begin = current
+                begin = current if current is not None else begin
         pauses = len(segments) - 1
         return Plan(
             mode=mode,
