@@ -125,12 +125,13 @@ class ClockMap:
         if not self.unix_s and self.rate != 1.0:
             raise GreentuneError("a clock without anchors is the wall clock (rate 1)")
 
-    def clock_s(self, t_unix_s: float) -> float:
-        """The clock's Unix seconds at wall time `t_unix_s`."""
+    def clock_s(self, t_unix_s: float, *, before_jump: bool = False) -> float:
+        """The clock's Unix seconds at wall time `t_unix_s` (at a jump: after it, or before it with `before_jump`)."""
         if not self.unix_s:
             return t_unix_s
         wall = self.unix_s
-        last = bisect.bisect_right(wall, t_unix_s) - 1  # the latest anchor at or before t
+        search = bisect.bisect_left if before_jump else bisect.bisect_right
+        last = search(wall, t_unix_s) - 1  # the latest anchor before t (or at t, after a jump)
         if last < 0:
             return self.clock_unix_s[0] - self.rate * (wall[0] - t_unix_s)
         if last == len(wall) - 1:
@@ -171,7 +172,7 @@ def energy_intervals(points: Sequence[EnergyPoint], clock: ClockMap | None = Non
             raise GreentuneError("an energy timeline must be in time order with non-decreasing energy")
         if energy_kwh <= 0:
             continue
-        start_s, end_s = clock.clock_s(before.t_unix_s), clock.clock_s(after.t_unix_s)
+        start_s, end_s = clock.clock_s(before.t_unix_s), clock.clock_s(after.t_unix_s, before_jump=True)
         if end_s <= start_s:  # the clock stood still: the slot just run in, or the one about to be run in
             start_s, end_s = (
                 (start_s - _STILL_S, start_s) if clock.ran_before(before.t_unix_s) else (start_s, start_s + _STILL_S)
