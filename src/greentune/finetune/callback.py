@@ -108,7 +108,7 @@ class GreenCallback(TrainerCallback):
         meter: Meter | None = None,
         log_path: Path | None = None,
         interval_ms: int = 100,
-        scope: Scope = "machine",
+        scope: Scope = Scope.MACHINE,
     ) -> None:
         """Use ``meter``, or start one of our own with ``log_path``, ``interval_ms`` and ``scope``."""
         self._own_meter = meter is None
