@@ -106,7 +106,7 @@ def test_the_meter_log_gives_points_at_samples_and_window_ends_from_the_run_wind
 
 
 def test_the_simulated_clock_maps_its_run_and_the_run_now_case(monkeypatch: pytest.MonkeyPatch) -> None:
-    wall = iter([0.0, 5.0, 5.0, 6.0, 9.0, 20.0, 20.0, 24.0])
+    wall = iter([0.0, 5.0, 6.0, 9.0, 20.0, 24.0])  # one reading per anchor; a wait reads the wall clock once
     monkeypatch.setattr("greentune.finetune.clock.time.time", lambda: next(wall))
     clock = SimulatedClock(T0, duration_s=2 * HOUR_S)  # anchor at wall 0: 00:00
     clock.wait_until(T0 + timedelta(hours=1), "segment 1")  # wall 5: jump to 01:00

@@ -140,19 +140,23 @@ def _plan_follower(
     from greentune.finetune.clock import RealClock, SimulatedClock
     from greentune.schedule import ClockKind, plan
 
-    if not request.regions and spec.site.location:
-        request = replace(request, regions=(spec.site.location,))
-    duration = expected_duration(spec, expected)
-    result = plan(replace(request, duration_s=duration.duration_s, power_w=duration.power_w))
-    assert result.plan is not None and result.series is not None  # one region: planned on its series or an error
-    planned = result.plan
-    location, site_note = accounting_site(spec.site.location, planned.region)
+    region = request.regions[0] if request.regions else (spec.site.location or request.source.default_region())
+    if not region:
+        raise GreentuneError("give --region (e.g. DE): the spec has no site.location to plan on")
+    location, site_note = accounting_site(spec.site.location, region.strip().upper())
     spec = spec.model_copy(update={"site": spec.site.model_copy(update={"location": location})})
-    pue = resolve_site(location, pue=spec.site.pue).pue
-    if pue != planned.pue:  # the plan's emissions are stated at the site's PUE
-        result = plan(replace(request, duration_s=duration.duration_s, power_w=duration.power_w, pue=pue))
-        assert result.plan is not None and result.series is not None
-        planned = result.plan
+    duration = expected_duration(spec, expected)
+    result = plan(
+        replace(
+            request,
+            regions=(region,),
+            duration_s=duration.duration_s,
+            power_w=duration.power_w,
+            pue=resolve_site(location, pue=spec.site.pue).pue,  # the plan's emissions at the site's PUE
+        )
+    )
+    planned, series = result.plan, result.series
+    assert planned is not None and series is not None  # one region: planned on its series, or an error
     clock = (
         SimulatedClock(result.job.start, duration.duration_s)
         if request.clock is ClockKind.SIMULATED
@@ -168,7 +172,7 @@ def _plan_follower(
     for note in [*result.notes, *planned.notes, site_note]:
         if note:
             console.print(f"  note: {note}")
-    return PlanFollower(plan=planned, series=result.series, clock=clock, duration=duration), spec
+    return PlanFollower(plan=planned, series=series, clock=clock, duration=duration), spec
 
 
 def _carbon_aware_table(entry: CarbonAwareSummary) -> Table:

@@ -142,9 +142,9 @@ class SimulatedClock:
         self._anchors: list[tuple[float, float, float]] = []  # (wall s, clock s, run-now clock s)
         self._anchor()
 
-    def _anchor(self) -> None:
+    def _anchor(self, wall_s: float | None = None) -> None:
         now_s = self.now().timestamp()
-        self._anchors.append((time.time(), now_s, now_s - self._skipped_s))
+        self._anchors.append((time.time() if wall_s is None else wall_s, now_s, now_s - self._skipped_s))
 
     def clock_map(self) -> ClockMap:
         """Simulated time at each step and wait; it stands still in between (loading, evaluation, checkpoints)."""
@@ -173,7 +173,8 @@ class SimulatedClock:
         remaining_s = moment.timestamp() - self.now().timestamp()
         if remaining_s <= 0:
             return 0.0
-        self._anchor()
+        wall_s = time.time()  # one instant: a jump, not a steep run
+        self._anchor(wall_s)
         self._skipped_s += remaining_s
-        self._anchor()
+        self._anchor(wall_s)
         return remaining_s
