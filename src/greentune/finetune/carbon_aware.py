@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from greentune.errors import GreentuneError
 from greentune.finetune.clock import Clock
@@ -28,7 +28,10 @@ from greentune.ledger.record import CarbonAwareSummary, ExecutedSegment, Phase
 from greentune.schedule import Plan, parse_duration_s
 
 if TYPE_CHECKING:
+    from transformers import Trainer
+
     from greentune.carbon import IntensitySeries
+    from greentune.finetune.callback import GreenCallback
     from greentune.finetune.emissions import RunEmissions
     from greentune.finetune.spec import ExperimentSpec
     from greentune.meter import Measurement
@@ -123,7 +126,7 @@ class PlanFollower:
         """Wait (countdown, or a jump on the simulated clock) until the plan's first segment."""
         self.clock.wait_until(self.plan.start, f"segment 1/{len(self.plan.segments)}")
 
-    def train(self, trainer: Any, callback: Any, resume_from: str | None) -> None:
+    def train(self, trainer: Trainer, callback: GreenCallback, resume_from: str | None) -> None:
         """`trainer.train` once per segment, pausing between them; `callback` is the run's `GreenCallback`."""
         from transformers.trainer_utils import get_last_checkpoint
 
