@@ -66,6 +66,13 @@ def test_energy_before_the_first_step_after_a_wait_is_charged_where_the_clock_is
     assert result.emissions.emissions_gco2eq == pytest.approx(2.0 * 500)
 
 
+def test_an_interval_across_a_wait_is_split_at_the_jump() -> None:
+    # standing at 00:00 until wall 5 s, where a wait jumps to 02:00; 1 kWh drawn evenly over wall 0–10 s
+    clock = _clock((0, 0), (5, 0), (5, 2))
+    result = time_resolved(energy_intervals([EnergyPoint(0, 0.0), EnergyPoint(10, 1.0)], clock), _series())
+    assert result.emissions.emissions_gco2eq == pytest.approx(0.5 * 100 + 0.5 * 50)
+
+
 def test_energy_outside_the_series_is_charged_at_its_nearest_slot_and_noted() -> None:
     late = T0.timestamp() + 3 * HOUR_S  # the series ends at 03:00
     result = time_resolved(energy_intervals([EnergyPoint(late, 0.0), EnergyPoint(late + 60, 0.5)]), _series())

@@ -166,7 +166,7 @@ def energy_intervals(points: Sequence[EnergyPoint], clock: ClockMap | None = Non
     """Consecutive points → (start, end, energy_kwh) intervals on `clock` (default: the wall clock)."""
     clock = clock or ClockMap()
     intervals = []
-    for before, after in itertools.pairwise(points):
+    for before, after in itertools.pairwise(_split_at_anchors(points, clock)):
         energy_kwh = after.energy_kwh - before.energy_kwh
         if after.t_unix_s < before.t_unix_s or energy_kwh < -1e-12:
             raise GreentuneError("an energy timeline must be in time order with non-decreasing energy")
@@ -179,6 +179,20 @@ def energy_intervals(points: Sequence[EnergyPoint], clock: ClockMap | None = Non
             )
         intervals.append((_utc(start_s), _utc(end_s), energy_kwh))
     return intervals
+
+
+def _split_at_anchors(points: Sequence[EnergyPoint], clock: ClockMap) -> Sequence[EnergyPoint]:
+    """`points` with one more at every clock anchor between them (energy interpolated in wall time), so that no
+    interval spans a jump: the energy before a wait stays before it."""
+    if len(points) < 2:
+        return points
+    times = [point.t_unix_s for point in points]
+    inside = sorted({anchor for anchor in clock.unix_s if times[0] < anchor < times[-1]} - set(times))
+    if not inside:
+        return points
+    energies = np.interp(inside, times, [point.energy_kwh for point in points])
+    extra = [EnergyPoint(t, float(energy)) for t, energy in zip(inside, energies, strict=True)]
+    return sorted([*points, *extra], key=lambda point: point.t_unix_s)
 
 
 def _utc(unix_s: float) -> datetime:
