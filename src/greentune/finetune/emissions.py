@@ -111,13 +111,12 @@ def run_emissions(log_path: Path, site: Site, follower: PlanFollower | None, sta
         if isinstance(found, str):
             return RunEmissions(None, None, None, (found,) if found else ())
         series, clock = found, ClockMap()
-    try:
-        points = energy_points(read_log(log_path))
-    except GreentuneError as error:
+    try:  # the record is written whatever happens here: a failure falls back to the annual average, said
+        on_series = _OnSeries(energy_points(read_log(log_path)), series, clock, site.pue)
+        resolved, clip_notes = on_series.whole()
+        run_now = on_series.whole(follower.clock.run_now_map())[0] if follower is not None else None
+    except (GreentuneError, ValueError) as error:
         return RunEmissions(None, None, None, (f"no time-resolved accounting: {error}; annual average used",))
-    on_series = _OnSeries(points, series, clock, site.pue)
-    resolved, clip_notes = on_series.whole()
-    run_now = on_series.whole(follower.clock.run_now_map())[0] if follower is not None else None
     if series.kind == "marginal":
         notes = (
             f"emissions on a marginal series ({series.source}): what the grid's marginal generator emitted, "
