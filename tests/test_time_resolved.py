@@ -6,7 +6,9 @@ Every expected figure is worked out by hand from a three-hour series
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from greentune.carbon import (
 from greentune.errors import GreentuneError
 from greentune.finetune.clock import SimulatedClock
 from greentune.finetune.emissions import energy_points
+from test_live_clients import EM_KEY, server  # noqa: F401  (the recorded Electricity Maps service on 127.0.0.1)
 
 T0 = datetime.fromisoformat("2021-01-04T00:00:00+00:00")
 HOUR_S = 3600.0
@@ -156,3 +159,34 @@ def test_a_marginal_series_is_labelled_as_such() -> None:
     acct = account(1.0, 60.0, resolve_site("DE"), resolved=resolved.emissions)
     assert acct.intensity_kind == "marginal"
     assert acct.method_label == "time-resolved (marginal): hand-made series"
+
+
+def test_a_run_with_a_live_key_is_accounted_on_the_zones_history(
+    server: str,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain run (no plan) while ELECTRICITYMAPS_API_KEY is set: its meter log on the recorded past-range of DE."""
+    from greentune.finetune.emissions import run_emissions
+
+    monkeypatch.setenv("ELECTRICITYMAPS_API_KEY", EM_KEY)
+    monkeypatch.setenv("GREENTUNE_ELECTRICITYMAPS_URL", f"{server}/v3")
+    monkeypatch.setenv("GREENTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ("WATTTIME_USERNAME", "WATTTIME_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    start = datetime.fromisoformat("2026-01-13T01:10:00+00:00")  # the recorded hour 01:00 is 309 g/kWh
+    log = tmp_path / "meter.jsonl"
+    records = [
+        {"type": "window_begin", "name": "run", "t_unix_s": start.timestamp(), "energy_j": {"cpu": 0.0}},
+        {"type": "sample", "t_unix_s": start.timestamp() + 600, "energy_j": {"cpu": 1.8e6}},
+        {"type": "window", "name": "run", "start_unix_s": start.timestamp(), "duration_s": 1200, "energy_j": 3.6e6},
+    ]
+    log.write_text("".join(json.dumps(record) + "\n" for record in records))
+    site = resolve_site("DE", pue=1.1)
+    emissions = run_emissions(log, site, None, start)
+    assert emissions.resolved is not None and emissions.run_now is None
+    assert emissions.resolved.emissions_gco2eq == pytest.approx(1.0 * 1.1 * 309.0)
+    acct = account(1.0, 1200.0, site, resolved=emissions.resolved)
+    assert acct.method_label.startswith("time-resolved: Electricity Maps API v3 carbon-intensity/past-range")
+    without_site = run_emissions(log, resolve_site(None), None, start)
+    assert without_site.resolved is None and "names no site.location" in without_site.notes[0]
