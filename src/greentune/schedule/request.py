@@ -95,11 +95,10 @@ def plan(request: PlanRequest) -> PlanResult:
     now = request.now or datetime.now(UTC)
     fill, kind = _fill_and_kind(request)
     regions = _regions(request)
-    power, power_note = _job_power(request.power_w, request.timeline)
-    duration_s = request.duration_s if request.duration_s is not None else power.get("duration_s")
+    power = _job_power(request.power_w, request.timeline)
+    duration_s = request.duration_s if request.duration_s is not None else power.duration_s
     if duration_s is None:
         raise GreentuneError("give --duration (e.g. 6h)")
-    power.pop("duration_s", None)
     start, tz_note = _start(request, regions[0], now)
     window_s = flexibility_s(request.window, request.max_duration, duration_s)
     deadline = add_seconds(start, window_s + duration_s)
@@ -115,9 +114,16 @@ def plan(request: PlanRequest) -> PlanResult:
         raise GreentuneError(
             f"--clock simulated replays history, but {request.source} is a live forecast; use entsoe or csv:PATH"
         )
-    job = Job(start=start, duration_s=duration_s, window_s=window_s, **power)
+    job = Job(
+        start=start,
+        duration_s=duration_s,
+        window_s=window_s,
+        power_w=power.power_w,
+        timeline_elapsed_s=power.timeline_elapsed_s,
+        timeline_power_w=power.timeline_power_w,
+    )
     series_end = series_end_for(job)
-    notes = tuple(note for note in (tz_note, power_note) if note)
+    notes = tuple(note for note in (tz_note, power.note) if note)
 
     def series_for(region: str) -> IntensitySeries | None:
         if not request.source.covers(region, start, series_end):
@@ -128,13 +134,13 @@ def plan(request: PlanRequest) -> PlanResult:
         series = request.source.load(regions[0], start, series_end, fill=fill, kind=kind)
         best = plan_job(series, job, request.mode, rules=request.rules, pue=request.pue)
         choice = RegionChoice(regions[0], best.emissions_gco2eq, best.source, best)
-        return PlanResult(request.mode, job, best, series, (choice,), power_note, notes, request.rules, request.pue)
+        return PlanResult(request.mode, job, best, series, (choice,), power.note, notes, request.rules, request.pue)
     ranking = compare_regions(job, regions, series_for, request.mode, rules=request.rules, pue=request.pue)
     best_choice = next((choice for choice in ranking if choice.plan is not None), None)
     best_plan = best_choice.plan if best_choice is not None else None
     best_series = series_for(best_choice.region) if best_choice is not None else None
     return PlanResult(
-        request.mode, job, best_plan, best_series, tuple(ranking), power_note, notes, request.rules, request.pue
+        request.mode, job, best_plan, best_series, tuple(ranking), power.note, notes, request.rules, request.pue
     )
 
 
@@ -187,14 +193,29 @@ def _start(request: PlanRequest, region: str, now: datetime) -> tuple[datetime, 
     return read_start(request.start, flag, zone)
 
 
-def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, Any], str]:
-    """Keyword arguments for `Job` (with `duration_s` of a timeline) and a note saying where the power came from."""
+@dataclass(frozen=True)
+class _JobPower:
+    """A job's power: constant `power_w`, or a measured timeline (with its own `duration_s`); `note` says which."""
+
+    note: str
+    power_w: float | None = None
+    timeline_elapsed_s: tuple[float, ...] = ()
+    timeline_power_w: tuple[float, ...] = ()
+
+    @property
+    def duration_s(self) -> float | None:
+        """The timeline's length (None for a constant power)."""
+        return max(self.timeline_elapsed_s) if self.timeline_elapsed_s else None
+
+
+def _job_power(power_w: float | None, timeline: Path | None) -> _JobPower:
+    """The job's power from `--power-w` or a `--timeline` CSV (elapsed_s,power_w); the default, stated, otherwise."""
     if timeline is None:
         if power_w is None:
-            return {"power_w": DEFAULT_POWER_W}, (
-                f"constant power {DEFAULT_POWER_W:g} W (default; pass --power-w or --timeline)"
+            return _JobPower(
+                f"constant power {DEFAULT_POWER_W:g} W (default; pass --power-w or --timeline)", DEFAULT_POWER_W
             )
-        return {"power_w": power_w}, f"constant power {power_w:g} W"
+        return _JobPower(f"constant power {power_w:g} W", power_w)
     if power_w is not None:
         raise GreentuneError("give either --power-w or --timeline, not both")
     try:
@@ -210,8 +231,4 @@ def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, 
         raise GreentuneError(
             f"power timeline {timeline} has no rows; it needs columns elapsed_s,power_w and ≥ 2 samples"
         )
-    return {
-        "timeline_elapsed_s": elapsed,
-        "timeline_power_w": power,
-        "duration_s": max(elapsed),
-    }, f"measured power timeline {timeline.name}"
+    return _JobPower(f"measured power timeline {timeline.name}", None, elapsed, power)
