@@ -71,11 +71,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "meter/rapl.py": ("tests/test_meter_rapl.py",),
     "meter/host.py": ("tests/test_meter_host.py", "tests/test_exact_figures.py", "tests/test_meter_scope.py"),
-    "schedule/flexible_start.py": _SCHEDULE_TESTS,
+    "schedule/fs.py": _SCHEDULE_TESTS,
     "schedule/job.py": _SCHEDULE_TESTS,
-    "schedule/pause_resume.py": _SCHEDULE_TESTS,
+    "schedule/pr.py": _SCHEDULE_TESTS,
     "schedule/placement.py": _SCHEDULE_TESTS,
-    "schedule/plan.py": _SCHEDULE_TESTS,
+    "schedule/plans.py": _SCHEDULE_TESTS,
     "schedule/window.py": _SCHEDULE_TESTS,
     "finetune/callback.py": ("tests/test_callback_phases.py",),
     "finetune/rouge.py": (
@@ -91,9 +91,9 @@ _FAST_PATH = (
     "a plan of the same (minimal) emissions under the same rules — only the time to plan changes"
 )
 EQUIVALENT: dict[str, str] = {
-    "schedule/pause_resume.py::choose_slots::0 → 1::0": _FAST_PATH,
-    "schedule/pause_resume.py::choose_slots::0 → 1::1": _FAST_PATH,
-    "schedule/pause_resume.py::_walk_back::> → >=::0": (
+    "schedule/pr.py::choose_slots::0 → 1::0": _FAST_PATH,
+    "schedule/pr.py::choose_slots::0 → 1::1": _FAST_PATH,
+    "schedule/pr.py::_walk_back::> → >=::0": (
         "the elif is reached with state == min_run == 1 only when the run was kept (picked), so `not picked` is "
         "false and `min_run >= 1` cannot change the branch taken; for min_run > 1 both comparisons agree"
     ),
@@ -131,7 +131,7 @@ ISSUE_MUTANTS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     (
         "pause_resume.py: minimum segment rounded down",
-        "schedule/pause_resume.py",
+        "schedule/pr.py",
         "min_segment_slots=math.ceil(rules.min_segment_s / step_s - 1e-9)",
         "min_segment_slots=math.floor(rules.min_segment_s / step_s + 1e-9)",
         "tests/test_exact_figures.py",

@@ -10,6 +10,7 @@ and the pause falls in the middle of the first epoch.
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -117,27 +118,86 @@ def test_pause_and_resume_follows_the_plan_and_loses_nothing(ledger: Path) -> No
 
 
 @pytest.mark.slow
-def test_realised_emissions_are_measured_energy_on_the_series_against_running_now(ledger: Path) -> None:
-    entry = _records(ledger)["pr"]["carbon_aware"]
+def test_realised_emissions_are_the_runs_timeline_on_the_series_against_running_now(ledger: Path) -> None:
+    record = _records(ledger)["pr"]
+    entry, energy_kwh = record["carbon_aware"], record["energy_kwh"]
     pue = entry["plan"]["pue"]
-    first, second = (segment["energy_kwh"] for segment in entry["segments"])
+    # every slot the run touched is a 100 g/kWh hour: loading at 00:00, 00–01 h, the checkpoint at 01:00,
+    # 05–08 h, the final evaluation at 08:00
     assert [segment["mean_intensity_gco2eq_per_kwh"] for segment in entry["segments"]] == pytest.approx([100, 100])
-    assert entry["realised_gco2eq"] == pytest.approx((first + second) * 100 * pue)
-    assert entry["counterfactual_gco2eq"] == pytest.approx(
-        (first * 100 + second * 500) * pue
-    )  # run now: 00–01 h, 01–04 h
+    assert entry["realised_gco2eq"] == record["emissions_gco2eq"] == pytest.approx(energy_kwh * 100 * pue)
+    first, second = (segment["energy_kwh"] for segment in entry["segments"])
+    load = next(phase["energy_kwh"] for phase in record["phases"] if phase["name"] == "load")
+    # run now: loading and the first segment at 00–01 h (100 g/kWh); the second segment's steps at 01–04 h
+    # (500), its resume and the final evaluation at 01:00 or 04:00 — so at most everything after the first at 500
+    assert energy_kwh * 100 * pue < entry["counterfactual_gco2eq"]
+    assert entry["counterfactual_gco2eq"] <= pue * ((load + first) * 100 + (energy_kwh - load - first) * 500) + 1e-12
+    assert second > 0
     assert entry["savings_pct"] == pytest.approx(100 * (1 - entry["realised_gco2eq"] / entry["counterfactual_gco2eq"]))
-    assert entry["savings_pct"] > 0
 
 
 @pytest.mark.slow
 def test_flexible_start_starts_at_the_planned_time(ledger: Path) -> None:
-    entry = _records(ledger)["fs"]["carbon_aware"]
+    record = _records(ledger)["fs"]
+    entry = record["carbon_aware"]
     assert entry["plan"]["start"] == "2021-01-04T12:00:00+00:00"
     [segment] = entry["segments"]
     assert segment["start"] == entry["plan"]["start"] and segment["end"] == "2021-01-04T16:00:00+00:00"
     assert segment["steps"] == 16 and segment["mean_intensity_gco2eq_per_kwh"] == pytest.approx(50)
-    assert entry["counterfactual_gco2eq"] == pytest.approx(segment["energy_kwh"] * 400 * entry["plan"]["pue"])
+    pue = entry["plan"]["pue"]
+    assert record["emissions_gco2eq"] == pytest.approx(record["energy_kwh"] * 50 * pue)  # 12–16 h: all at 50
+    assert record["energy_kwh"] * 100 * pue < entry["counterfactual_gco2eq"] < record["energy_kwh"] * 500 * pue
+
+
+@pytest.mark.slow
+def test_one_emissions_figure_in_runs_report_card_emissions_csv_and_summary(ledger: Path) -> None:
+    """Issue 17's acceptance: the carbon-aware run's time-resolved figure everywhere, the annual average beside it."""
+    from greentune.carbon import resolve_site
+
+    uri = tiny_tracking_uri(ledger)
+    record = _records(ledger)["pr"]
+    grams = record["emissions_gco2eq"]
+    assert (
+        record["emissions_method"] == "time-resolved: hand-made test series" and record["intensity_kind"] == "average"
+    )
+    assert record["location"] == "DE"  # the site followed --region
+    germany = resolve_site("DE").intensity_gco2eq_per_kwh
+    assert record["annual_average_intensity_gco2eq_per_kwh"] == germany
+    assert record["annual_average_emissions_gco2eq"] == pytest.approx(record["energy_kwh"] * record["pue"] * germany)
+    assert record["carbon_aware"]["realised_gco2eq"] == grams
+    assert sum(phase["emissions_gco2eq"] for phase in record["phases"] if phase["name"] in ("load", "train")) <= grams
+
+    with (Path(record["artifact_dir"]) / "emissions.csv").open() as handle:
+        [row] = list(csv.DictReader(handle))
+    assert float(row["emissions"]) * 1000 == pytest.approx(grams, rel=1e-12)
+
+    report = runner.invoke(app, ["report", "--format", "json", "--runs", "pr", "--tracking-uri", uri])
+    assert report.exit_code == 0, report.output
+    built = json.loads(report.stdout[report.stdout.index("{") :])
+    assert built["runs"][0]["emissions_gco2eq"] == grams and built["total_emissions_gco2eq"] == grams
+    assert built["whatif"]["here_emissions_gco2eq"] == grams
+    assert built["runs"][0]["emissions_method"] == record["emissions_method"]
+
+    card_path = ledger / "card.md"
+    card = runner.invoke(app, ["card", "pr", "--out", str(card_path), "--tracking-uri", uri])
+    assert card.exit_code == 0, card.output
+    metadata = yaml.safe_load(card_path.read_text().split("---")[1])
+    assert metadata["co2_eq_emissions"]["emissions"] == float(f"{grams:.6g}")
+    assert "method: time-resolved: hand-made test series" in metadata["co2_eq_emissions"]["source"]
+
+    table = runner.invoke(app, ["runs", "--tracking-uri", uri], env={"COLUMNS": "200"})
+    assert f"realised {grams:.3f} gCO2eq" in table.output and f" {grams:.3g} " in table.output
+
+
+@pytest.mark.slow
+def test_a_run_without_a_series_keeps_the_annual_average_and_says_so(ledger: Path) -> None:
+    record = _records(ledger)["uninterrupted"]
+    assert record["emissions_method"].startswith("annual average: ")
+    assert record["emissions_gco2eq"] == record["annual_average_emissions_gco2eq"]
+    assert record["emissions_gco2eq"] == pytest.approx(
+        record["energy_kwh"] * record["pue"] * record["intensity_gco2eq_per_kwh"]
+    )
+    assert all(phase["emissions_gco2eq"] is None for phase in record["phases"])
 
 
 @pytest.mark.slow

@@ -117,7 +117,7 @@ def test_bad_spec_and_plan_input_is_one_line_before_anything_runs(tmp_path: Path
         ([str(spec), "--set", "train.learning_rate=.inf"], "train.learning_rate: Input should be a finite number"),
         (
             [str(spec), "--carbon-aware", "later"],
-            "unknown --carbon-aware mode 'later'",
+            "'later' is not one of 'fs', 'pr'",
         ),  # not: give --expected-duration
         (
             [

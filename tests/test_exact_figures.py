@@ -232,7 +232,7 @@ def test_without_psutil_the_host_sensor_is_missing_with_advice(monkeypatch: pyte
     )
 
 
-# --- Pause & Resume minimum segment (schedule/pause_resume.py) ---------------------------------------
+# --- Pause & Resume minimum segment (schedule/pr.py) ---------------------------------------
 
 T0 = datetime(2020, 6, 1, tzinfo=UTC)
 
@@ -306,7 +306,7 @@ def test_pause_rules_are_a_frozen_value() -> None:
 def test_the_exact_planner_refuses_a_table_over_its_cell_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    module = importlib.import_module("greentune.schedule.pause_resume")  # the package's name is the function
+    module = importlib.import_module("greentune.schedule.pr")
 
     # 10 slots × 1 pause state × (2 + 1) segment states × (5 + 1) job slots = 180 cells
     intensity, energies = np.arange(10, dtype=float), np.ones(5)

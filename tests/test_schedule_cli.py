@@ -126,7 +126,7 @@ def test_human_output_names_mode_source_and_savings():
         (["--start", "2016-06-01T00:00"], "no ENTSO-E data for DE in 2016"),
         (["--start", "2020-12-31T12:00"], "no ENTSO-E data for DE in 2021"),
         (["--source", "electricitymaps"], "deadline .* has passed"),
-        (["--mode", "later"], "unknown mode"),
+        (["--mode", "later"], "'later' is not one of 'fs', 'pr'"),
         (["--start", "June"], "cannot read --start"),
         (["--tz", "../../etc/passwd"], "unknown time zone"),
         (["--start", "9999-12-31T23:00"], "past the year 9999"),
@@ -202,3 +202,25 @@ def test_unreadable_timelines_and_series_are_one_line(tmp_path):
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def test_csv_source_without_region_plans_on_the_files_own_region(tmp_path):
+    grid = tmp_path / "my-grid.csv"
+    rows = [f"2024-01-01T{h:02d}:00:00Z,{900 if h < 4 else 100},average" for h in range(12)]
+    grid.write_text("timestamp,intensity_gco2eq_per_kwh,kind\n" + "\n".join(rows) + "\n")
+    result = run(
+        "schedule",
+        "--source",
+        f"csv:{grid}",
+        "--start",
+        "2024-01-01T00:00Z",
+        "--duration",
+        "2h",
+        "--window",
+        "6h",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["region"] == "MY-GRID" and plan["start"] == "2024-01-01T04:00:00+00:00"
+    assert plan["emissions_plan_gco2eq"] == pytest.approx(2 * 1000 * 100 / 1000)  # 2 h × 1000 W (default) at 100

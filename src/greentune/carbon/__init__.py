@@ -3,7 +3,7 @@
 See docs/DESIGN.md (Accounting) for the module map.
 """
 
-from greentune.carbon.accounting import Accounting, Input, account
+from greentune.carbon.accounting import Accounting, EmissionsMethod, Input, account
 from greentune.carbon.cost import cost_usd, instances_for
 from greentune.carbon.csv_series import load_csv_series
 from greentune.carbon.electricitymaps import ElectricityMaps, LatestIntensity
@@ -25,16 +25,29 @@ from greentune.carbon.regions import RegionRow, Tradeoff, rank_regions, tradeoff
 from greentune.carbon.sci import sci
 from greentune.carbon.series import FILLS, KINDS, Fill, IntensitySeries, Kind
 from greentune.carbon.tables import DataRow
-from greentune.carbon.timeline import TimelineEmissions, intervals_from_power, timeline_emissions
+from greentune.carbon.timeline import (
+    ClockMap,
+    EnergyPoint,
+    TimelineEmissions,
+    TimeResolved,
+    energy_between,
+    energy_intervals,
+    intervals_from_power,
+    time_resolved,
+    timeline_emissions,
+)
 from greentune.carbon.watttime import SignalIndex, WattTime, lbs_per_mwh_to_g_per_kwh
 
 __all__ = [
     "FILLS",
     "KINDS",
     "Accounting",
+    "ClockMap",
     "DataRow",
     "ElectricityMaps",
+    "EmissionsMethod",
     "EnergyEstimate",
+    "EnergyPoint",
     "Equivalent",
     "Fill",
     "GridCoverage",
@@ -47,12 +60,15 @@ __all__ = [
     "RegionRow",
     "SignalIndex",
     "Site",
+    "TimeResolved",
     "TimelineEmissions",
     "Tradeoff",
     "WattTime",
     "account",
     "cost_usd",
     "embodied_gco2eq",
+    "energy_between",
+    "energy_intervals",
     "entsoe_availability",
     "entsoe_coverage",
     "entsoe_timezone",
@@ -71,6 +87,7 @@ __all__ = [
     "rank_regions",
     "resolve_site",
     "sci",
+    "time_resolved",
     "timeline_emissions",
     "tradeoff",
 ]

@@ -1,7 +1,11 @@
 """Energy in, grams and dollars out: the accounting of one job at one site.
 
 Operational emissions O = E × PUE × I (energy in kWh, PUE, intensity in
-gCO2eq/kWh); embodied M as in the SCI specification (`embodied.py`); cost =
+gCO2eq/kWh). I is time-resolved when the caller integrated the job's energy
+timeline against an intensity series covering it (`timeline.time_resolved`):
+then I is that energy-weighted mean and the annual average of the site is
+kept beside it for comparison; otherwise I is the site's annual average, and
+the result says which (`method`, `method_label`). Embodied M as in the SCI specification (`embodied.py`); cost =
 hours × price × instances. `account` is a pure function: it returns an
 `Accounting` that lists every input, whether it was measured or estimated,
 and the data rows (source, year) it used.
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from greentune.carbon.cost import cost_usd, instances_for
@@ -18,10 +23,19 @@ from greentune.carbon.embodied import embodied_gco2eq, lifetime_s
 from greentune.carbon.hardware import embodied_citation, lookup_hardware
 from greentune.carbon.intensity import Site
 from greentune.carbon.prices import PRICING_KINDS, regional_price
+from greentune.carbon.series import Kind
 from greentune.carbon.tables import DataRow, require_positive
+from greentune.carbon.timeline import TimelineEmissions
 from greentune.errors import GreentuneError
 
 Origin = Literal["measured", "estimated"]
+
+
+class EmissionsMethod(StrEnum):
+    """How operational emissions were computed: on an intensity series over the job's own time, or at an annual average."""
+
+    TIME_RESOLVED = "time-resolved"
+    ANNUAL_AVERAGE = "annual average"
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,10 @@ class Accounting:
 
     `energy_kwh` is the IT energy given (devices); `grid_energy_kwh` = energy × PUE
     is what the grid supplied; `emissions_gco2eq` is operational (grid energy ×
-    intensity); `embodied_gco2eq` is the SCI M term, None when not asked or not
+    intensity), by `method` (`method_label`: 'time-resolved: <source>' or
+    'annual average: <source, year>'), on an `intensity_kind` average or marginal
+    series; `annual_average_emissions_gco2eq` (at `annual_average_intensity_gco2eq_per_kwh`)
+    is the annual-average figure, equal to `emissions_gco2eq` when that is the method; `embodied_gco2eq` is the SCI M term, None when not asked or not
     published; `cost_usd` is None without a SKU or without a matching price.
     """
 
@@ -60,6 +77,11 @@ class Accounting:
     inputs: tuple[Input, ...]
     rows: tuple[DataRow, ...]
     notes: tuple[str, ...] = ()
+    method: EmissionsMethod = EmissionsMethod.ANNUAL_AVERAGE
+    method_label: str = ""
+    intensity_kind: Kind = "average"
+    annual_average_emissions_gco2eq: float = 0.0
+    annual_average_intensity_gco2eq_per_kwh: float = 0.0
 
     @property
     def total_gco2eq(self) -> float:
@@ -187,8 +209,14 @@ def account(
     embodied_kgco2e: float | None = None,
     lifetime_years: float | None = None,
     embodied_overrides: EmbodiedOverrides | None = None,
+    resolved: TimelineEmissions | None = None,
 ) -> Accounting:
     """Account `energy_kwh` (IT energy) used over `duration_s` at `site`.
+
+    `resolved`: the job's energy timeline on an intensity series (any PUE); its
+    energy-weighted mean intensity replaces the site's annual average, which is
+    kept as the comparison figure. Without it (or with no energy on it) the
+    annual average is the method, and the result says so.
 
     `count` is the number of devices used: instances billed = ⌈count ÷ devices
     per instance of the SKU⌉, and embodied resources reserved = count devices
@@ -204,22 +232,47 @@ def account(
     if pricing not in PRICING_KINDS:
         raise GreentuneError(f"pricing must be one of {', '.join(PRICING_KINDS)}, got {pricing!r}")
     grid_energy = energy * site.pue
-    emissions = grid_energy * site.intensity_gco2eq_per_kwh
+    annual = Input(
+        "grid intensity" if resolved is None else "grid intensity, annual average (comparison only)",
+        site.intensity_gco2eq_per_kwh,
+        "gCO2eq/kWh",
+        site.intensity_source,
+        site.intensity_year,
+        "estimated",
+    )
+    annual_label = ", ".join(part for part in (site.intensity_source, site.intensity_year) if part)
+    kind: Kind = "average"
+    method, label, intensity = (
+        EmissionsMethod.ANNUAL_AVERAGE,
+        f"{EmissionsMethod.ANNUAL_AVERAGE}: {annual_label}",
+        site.intensity_gco2eq_per_kwh,
+    )
+    intensity_inputs = [annual]
+    timed_ok = resolved is not None and resolved.energy_kwh > 0
+    notes = [site.note] if site.note and not timed_ok else []
+    if resolved is not None and timed_ok:
+        kind = resolved.kind
+        method, intensity = EmissionsMethod.TIME_RESOLVED, resolved.mean_intensity_gco2eq_per_kwh
+        label = f"{method}{' (marginal)' if kind == 'marginal' else ''}: {resolved.source}"
+        timed = Input(
+            f"grid intensity, time-resolved {kind} (energy-weighted mean over the job's timeline in {resolved.region})",
+            intensity,
+            "gCO2eq/kWh",
+            resolved.source,
+            "",
+            "estimated",
+        )
+        intensity_inputs = [timed, annual]
+    elif resolved is not None:
+        notes.append("the energy timeline held no energy, so the annual average was used")
+    emissions = grid_energy * intensity
     inputs = [
         Input("energy", energy, "kWh", "meter" if energy_source == "measured" else "estimate", "", energy_source),
         Input("duration", duration, "s", "meter" if energy_source == "measured" else "estimate", "", energy_source),
         Input("PUE", site.pue, "ratio", site.pue_source, site.pue_year, "estimated"),
-        Input(
-            "grid intensity",
-            site.intensity_gco2eq_per_kwh,
-            "gCO2eq/kWh",
-            site.intensity_source,
-            site.intensity_year,
-            "estimated",
-        ),
+        *intensity_inputs,
     ]
     rows = list(site.rows)
-    notes = [site.note] if site.note else []
 
     cost = None
     if site.sku:
@@ -272,7 +325,7 @@ def account(
         emissions_gco2eq=emissions,
         embodied_gco2eq=embodied,
         cost_usd=cost,
-        intensity_gco2eq_per_kwh=site.intensity_gco2eq_per_kwh,
+        intensity_gco2eq_per_kwh=intensity,
         pue=site.pue,
         location=site.location,
         location_name=site.name,
@@ -280,4 +333,9 @@ def account(
         inputs=tuple(inputs),
         rows=tuple(rows),
         notes=tuple(notes),
+        method=method,
+        method_label=label,
+        intensity_kind=kind,
+        annual_average_emissions_gco2eq=grid_energy * site.intensity_gco2eq_per_kwh,
+        annual_average_intensity_gco2eq_per_kwh=site.intensity_gco2eq_per_kwh,
     )

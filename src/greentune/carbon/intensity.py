@@ -92,8 +92,23 @@ def all_locations() -> list[str]:
     return names
 
 
-def _place(location: str | None) -> tuple[str, str, Row, DataRow, str | None, str | None, bool, str]:
-    """(location, name, intensity row, citation, provider, region, is_default, note)."""
+@dataclass(frozen=True)
+class _Place:
+    """A location found in the tables: its key and name, its intensity row and citation, a cloud
+    provider and region when it is one, and whether it is the flagged default (with its note)."""
+
+    key: str
+    name: str
+    row: Row
+    citation: DataRow
+    provider: str | None = None
+    region: str | None = None
+    is_default: bool = False
+    note: str = ""
+
+
+def _place(location: str | None) -> _Place:
+    """Find `location` (None or blank: the world average, flagged) in the intensity tables."""
     if location is None or not location.strip():
         default = _assumption("default_location")["value"]
         found = _country(default)
@@ -103,22 +118,24 @@ def _place(location: str | None) -> tuple[str, str, Row, DataRow, str | None, st
             f"no location given: used the {row['name'].lower()} average grid intensity "
             f"({float(row['intensity_gco2eq_per_kwh']):g} gCO2eq/kWh, {row['year']}); pass a region for a real figure"
         )
-        return code, row["name"], row, data_row("grid_intensity_countries", code, row), None, None, True, note
+        return _Place(
+            code, row["name"], row, data_row("grid_intensity_countries", code, row), is_default=True, note=note
+        )
     text = location.strip()
     if ":" in text:
         provider, region = (part.strip().lower() for part in text.split(":", 1))
         row = _cloud_region(provider, region)
         key = f"{provider}:{row['region']}"
         name = f"{row['name']} ({row['zone']})"
-        return key, name, row, data_row("cloud_regions", key, row), provider, row["region"], False, ""
+        return _Place(key, name, row, data_row("cloud_regions", key, row), provider, row["region"])
     found = _country(text)
     if found:
         code, row = found
-        return code, row["name"], row, data_row("grid_intensity_countries", code, row), None, None, False, ""
+        return _Place(code, row["name"], row, data_row("grid_intensity_countries", code, row))
     sub = _subnational(text)
     if sub:
         code = sub["code"]
-        return code, sub["name"], sub, data_row("grid_intensity_subnational", code, sub), None, None, False, ""
+        return _Place(code, sub["name"], sub, data_row("grid_intensity_subnational", code, sub))
     raise unknown(
         "location",
         text,
@@ -141,16 +158,17 @@ def resolve_site(
     one you trust more); `prices` is a YAML file of price rows (see
     `greentune.carbon.prices`), else $GREENTUNE_PRICES.
     """
-    key, name, row, citation, provider, region, is_default, note = _place(location)
-    rows = [citation]
+    place = _place(location)
+    key, name, is_default, note, provider = place.key, place.name, place.is_default, place.note, place.provider
+    rows = [place.citation]
     if intensity_gco2eq_per_kwh is not None:
         intensity = require_positive("intensity", intensity_gco2eq_per_kwh, "gCO2eq/kWh")
         intensity_source, intensity_year, rows = "given by the user", "", []
         if is_default:
             key, name, is_default, note = "custom", "given intensity", False, ""
     else:
-        intensity = float(row["intensity_gco2eq_per_kwh"])
-        intensity_source, intensity_year = row["source"], row["year"]
+        intensity = float(place.row["intensity_gco2eq_per_kwh"])
+        intensity_source, intensity_year = place.row["source"], place.row["year"]
     price_rows: tuple[Price, ...] = ()
     if sku is not None:
         matched = sku_prices(sku, load_prices(prices), provider)
@@ -177,7 +195,7 @@ def resolve_site(
         pue_source=pue_source,
         pue_year=pue_year,
         provider=provider,
-        region=region,
+        region=place.region,
         sku=sku,
         sku_prices=price_rows,
         is_default=is_default,

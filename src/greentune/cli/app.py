@@ -26,7 +26,19 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from greentune.cli import badge, bench_infer, doctor, estimate, footprint, measure, regions, report, run, schedule, serve
+    from greentune.cli import (
+        badge,
+        bench_infer,
+        doctor,
+        estimate,
+        footprint,
+        measure,
+        regions,
+        report,
+        run,
+        schedule,
+        serve,
+    )
 
     measure.register(app)
     doctor.register(app)

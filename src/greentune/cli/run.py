@@ -13,9 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from greentune.errors import GreentuneError
+from greentune.schedule.choices import ClockKind, Mode
 
 if TYPE_CHECKING:
+    from greentune.finetune.carbon_aware import PlanFollower
+    from greentune.finetune.spec import ExperimentSpec
     from greentune.ledger import RunRecord
+    from greentune.ledger.record import CarbonAwareSummary
+    from greentune.schedule import PlanRequest
 
 console = Console()
 
@@ -47,7 +52,7 @@ def run_command(
         [], "--set", help="override one spec value, e.g. --set strategies.precision=bf16"
     ),
     resume: bool = typer.Option(False, "--resume", help="continue from the last Trainer checkpoint of this run"),
-    carbon_aware: str | None = typer.Option(
+    carbon_aware: Mode | None = typer.Option(
         None, "--carbon-aware", help="fs (wait for the cleanest start) or pr (pause and resume in the cleanest slots)"
     ),
     window: str = typer.Option(
@@ -62,8 +67,8 @@ def run_command(
     source: str = typer.Option(
         "entsoe", "--source", help="carbon-aware: entsoe | csv:PATH | electricitymaps | watttime"
     ),
-    clock: str = typer.Option(
-        "real", "--clock", help="carbon-aware: real, or simulated (replay history from --at in seconds)"
+    clock: ClockKind = typer.Option(
+        ClockKind.REAL, "--clock", help="carbon-aware: real, or simulated (replay history from --at in seconds)"
     ),
     at: str | None = typer.Option(
         None, "--at", help="carbon-aware: requested start, ISO 8601 (no offset: the region's time); default now"
@@ -91,22 +96,23 @@ def run_command(
             raise GreentuneError(
                 "--resume cannot be combined with --carbon-aware; a carbon-aware run resumes by itself"
             )
-        if carbon_aware == "pr":  # pausing needs full checkpoints: weights, optimizer, scheduler, RNG
+        if carbon_aware is Mode.PR:  # pausing needs full checkpoints: weights, optimizer, scheduler, RNG
             set_values = [*set_values, "train.save_checkpoints=true"]
-        experiment = load_spec(spec, set_values)
-        follower = _plan_follower(
-            experiment,
-            carbon_aware,
-            window,
-            max_duration,
-            region,
-            source,
-            clock,
-            at,
-            expected_duration,
-            min_segment,
-            max_pauses,
+        from greentune.schedule import PauseRules, PlanRequest, Source, parse_duration_s
+
+        request = PlanRequest(  # checked (source, durations) before the spec and the ledger are read
+            mode=carbon_aware,
+            source=Source.parse(source),
+            regions=(region,) if region else (),
+            start=at,
+            window=window,
+            max_duration=max_duration,
+            rules=PauseRules(min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses),
+            clock=clock,
+            start_flag="--at",
         )
+        experiment = load_spec(spec, set_values)
+        follower, experiment = _plan_follower(experiment, request, expected_duration)
         follower.wait_for_start()
     from greentune.finetune import run
 
@@ -121,89 +127,71 @@ def run_command(
 
 
 def _plan_follower(
-    spec: Any,
-    mode: str,
-    window: str,
-    max_duration: str | None,
-    region: str | None,
-    source: str,
-    clock_kind: str,
-    at: str | None,
-    expected_duration: str | None,
-    min_segment: str,
-    max_pauses: int | None,
-) -> Any:
-    """Plan the run on the intensity series and print the plan; returns the `PlanFollower` the runner follows."""
-    from datetime import UTC, datetime, timedelta
+    spec: ExperimentSpec, request: PlanRequest, expected: str | None
+) -> tuple[PlanFollower, ExperimentSpec]:
+    """Plan the run (`schedule.plan`) and print the plan; returns the follower and the spec with its accounting site."""
+    from dataclasses import replace
+    from datetime import timedelta
 
     from rich.markup import escape
 
     from greentune.carbon import resolve_site
-    from greentune.finetune.carbon_aware import (
-        PlanFollower,
-        check_plan_options,
-        plan_run,
-        requested_start,
-    )
-    from greentune.finetune.carbon_aware import (
-        expected_duration as estimate,
-    )
+    from greentune.finetune.carbon_aware import PlanFollower, accounting_site, expected_duration
     from greentune.finetune.clock import RealClock, SimulatedClock
-    from greentune.schedule import DEFAULT_POWER_W, MODE_NAMES, PauseRules, flexibility_s, parse_duration_s
+    from greentune.schedule import ClockKind, plan
 
-    check_plan_options(mode, clock_kind, source)
-    region = region or spec.site.location
+    region = request.regions[0] if request.regions else (spec.site.location or request.source.default_region())
     if not region:
         raise GreentuneError("give --region (e.g. DE): the spec has no site.location to plan on")
-    region = region.strip().upper()
-    duration = estimate(spec, expected_duration)
-    now = datetime.now(UTC)
-    start, tz_note = requested_start(at, clock_kind, source, region, now)
-    power_w = duration.power_w or DEFAULT_POWER_W
-    rules = PauseRules(min_segment_s=parse_duration_s(min_segment), max_pauses=max_pauses)
-    plan, series = plan_run(
-        mode=mode,
-        region=region,
-        source=source,
-        start=start,
-        duration_s=duration.duration_s,
-        window_s=flexibility_s(window, max_duration, duration.duration_s),
-        power_w=power_w,
-        clock_kind=clock_kind,
-        now=now,
-        rules=rules,
-        pue=resolve_site(spec.site.location, pue=spec.site.pue).pue,
+    location, site_note = accounting_site(spec.site.location, region.strip().upper())
+    spec = spec.model_copy(update={"site": spec.site.model_copy(update={"location": location})})
+    duration = expected_duration(spec, expected)
+    result = plan(
+        replace(
+            request,
+            regions=(region,),
+            duration_s=duration.duration_s,
+            power_w=duration.power_w,
+            pue=resolve_site(location, pue=spec.site.pue).pue,  # the plan's emissions at the site's PUE
+        )
     )
-    clock = SimulatedClock(start, duration.duration_s) if clock_kind == "simulated" else RealClock(console)
-    segments = ", ".join(f"{s.start:%m-%d %H:%M}–{s.end:%H:%M}" for s in plan.segments)
+    planned, series = result.plan, result.series
+    assert planned is not None and series is not None  # one region: planned on its series, or an error
+    clock = (
+        SimulatedClock(result.job.start, duration.duration_s)
+        if request.clock is ClockKind.SIMULATED
+        else RealClock(console)
+    )
+    segments = ", ".join(f"{s.start:%m-%d %H:%M}–{s.end:%H:%M}" for s in planned.segments)
     console.print(
-        f"{MODE_NAMES[plan.mode]} on {plan.source} ({plan.kind}) for {region}, {clock_kind} clock: "
-        f"job of {timedelta(seconds=round(duration.duration_s))} ({escape(duration.method)}); {len(plan.segments)} segment(s) {segments}; "
-        f"planned savings {plan.savings_pct:.1f} % vs starting at {start:%Y-%m-%d %H:%M %Z}"
+        f"{planned.mode.long_name} on {planned.source} ({planned.kind}) for {planned.region}, {clock.kind} clock: "
+        f"job of {timedelta(seconds=round(duration.duration_s))} ({escape(duration.method)}); "
+        f"{len(planned.segments)} segment(s) {segments}; "
+        f"planned savings {planned.savings_pct:.1f} % vs starting at {result.job.start:%Y-%m-%d %H:%M %Z}"
     )
-    for note in [tz_note, *plan.notes]:
+    for note in [*result.notes, *planned.notes, site_note]:
         if note:
             console.print(f"  note: {note}")
-    return PlanFollower(plan=plan, series=series, clock=clock, duration=duration)
+    return PlanFollower(plan=planned, series=series, clock=clock, duration=duration), spec
 
 
-def _carbon_aware_table(entry: dict[str, Any]) -> Table:
+def _carbon_aware_table(entry: CarbonAwareSummary) -> Table:
     """Executed segments of a carbon-aware run, with realised vs run-now emissions."""
     table = Table(
-        title=f"{entry['mode'].upper()} on a {entry['clock']} clock: realised {entry['realised_gco2eq']:.3f} g "
-        f"vs {entry['counterfactual_gco2eq']:.3f} g run now ({entry['savings_pct']:.1f} % saved)"
+        title=f"{entry.mode.upper()} on a {entry.clock} clock: realised {entry.realised_gco2eq:.3f} g "
+        f"vs {entry.counterfactual_gco2eq:.3f} g run now ({entry.savings_pct:.1f} % saved)"
     )
     for column in ("segment", "start", "end", "steps", "kWh", "gCO2eq/kWh", "gCO2eq"):
         table.add_column(column, justify="left" if column in ("start", "end") else "right")
-    for segment in entry["segments"]:
+    for segment in entry.segments:
         table.add_row(
-            str(segment["index"]),
-            segment["start"][:16],
-            segment["end"][:16],
-            str(segment["steps"]),
-            f"{segment['energy_kwh']:.6f}",
-            f"{segment['mean_intensity_gco2eq_per_kwh']:.0f}",
-            f"{segment['emissions_gco2eq']:.4f}",
+            str(segment.index),
+            segment.start[:16],
+            segment.end[:16],
+            str(segment.steps),
+            f"{segment.energy_kwh:.6f}",
+            f"{segment.mean_intensity_gco2eq_per_kwh:.0f}",
+            f"{segment.emissions_gco2eq:.4f}",
         )
     return table
 
@@ -237,9 +225,9 @@ def runs_command(
         if record.carbon_aware is not None:
             entry = record.carbon_aware
             console.print(
-                f"carbon-aware {record.run_name}: {entry['mode'].upper()}, {len(entry['segments'])} segment(s) "
-                f"on a {entry['clock']} clock, realised {entry['realised_gco2eq']:.3f} gCO2eq vs "
-                f"{entry['counterfactual_gco2eq']:.3f} run now ({entry['savings_pct']:.1f} % saved; --json for the plan)"
+                f"carbon-aware {record.run_name}: {entry.mode.upper()}, {len(entry.segments)} segment(s) "
+                f"on a {entry.clock} clock, realised {entry.realised_gco2eq:.3f} gCO2eq vs "
+                f"{entry.counterfactual_gco2eq:.3f} run now ({entry.savings_pct:.1f} % saved; --json for the plan)"
             )
 
 

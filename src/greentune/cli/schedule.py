@@ -10,157 +10,15 @@ measured timeline (`--timeline CSV` with columns elapsed_s,power_w).
 
 from __future__ import annotations
 
-import csv
 import json
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from greentune.carbon import IntensitySeries
-    from greentune.schedule import Mode
-
-
-def _job_power(power_w: float | None, timeline: Path | None) -> tuple[dict[str, Any], str]:
-    """Keyword arguments for `Job` and a note saying where the power came from."""
-    from greentune.errors import GreentuneError
-    from greentune.schedule import DEFAULT_POWER_W
-
-    if timeline is None:
-        if power_w is None:
-            return {
-                "power_w": DEFAULT_POWER_W
-            }, f"constant power {DEFAULT_POWER_W:g} W (default; pass --power-w or --timeline)"
-        return {"power_w": power_w}, f"constant power {power_w:g} W"
-    if power_w is not None:
-        raise GreentuneError("give either --power-w or --timeline, not both")
-    try:
-        with timeline.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle, restval=""))  # a short row reads as empty cells, not None
-        elapsed = tuple(float(row["elapsed_s"]) for row in rows)
-        power = tuple(float(row["power_w"]) for row in rows)
-    except (OSError, KeyError, ValueError) as error:
-        raise GreentuneError(
-            f"cannot read power timeline {timeline}: {error}; it needs columns elapsed_s,power_w"
-        ) from None
-    if not rows:
-        raise GreentuneError(
-            f"power timeline {timeline} has no rows; it needs columns elapsed_s,power_w and ≥ 2 samples"
-        )
-    return {"timeline_elapsed_s": elapsed, "timeline_power_w": power}, f"measured power timeline {timeline.name}"
-
-
-def _start_time(text: str | None, tz_name: str | None, source: str, region: str) -> tuple[datetime, str | None]:
-    """The requested start, tz-aware, and a note when its time zone was assumed."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from greentune.errors import GreentuneError
-    from greentune.schedule.sources import is_live, read_start
-
-    if text is None:
-        if not is_live(source):
-            raise GreentuneError(f"give --start: the {source} source holds history, so there is no 'now' to plan from")
-        return datetime.now(ZoneInfo("UTC")), None
-    try:
-        tz = ZoneInfo(tz_name) if tz_name else None
-    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a path-like key such as ../x
-        raise GreentuneError(f"unknown time zone {tz_name!r}; use an IANA name such as Europe/Berlin") from None
-    return read_start(text, "--start", source, region, tz)
-
-
-def _schedule(
-    region: str | None,
-    regions: str | None,
-    start: str | None,
-    duration: str | None,
-    window: str,
-    max_duration: str | None,
-    mode: str,
-    source: str,
-    power_w: float | None,
-    timeline: Path | None,
-    pue: float,
-    fill: str | None,
-    kind: str | None,
-    tz_name: str | None,
-    checkpoint: str,
-    checkpoint_kwh: float,
-    min_segment: str,
-    max_pauses: int | None,
-) -> dict[str, Any]:
-    from greentune.carbon import KINDS
-    from greentune.errors import GreentuneError
-    from greentune.schedule import (
-        Job,
-        PauseRules,
-        add_seconds,
-        compare_regions,
-        flexibility_s,
-        parse_duration_s,
-        plan_job,
-    )
-    from greentune.schedule.sources import check_source, has_series, load_series
-
-    check_source(source)
-    if mode not in ("fs", "pr"):
-        raise GreentuneError(f"unknown mode {mode!r}; use fs (Flexible Start) or pr (Pause & Resume)")
-    if fill is not None and fill not in ("ffill", "interpolate"):
-        raise GreentuneError(f"unknown fill {fill!r}; use ffill or interpolate")
-    if kind is not None and kind not in KINDS:
-        raise GreentuneError(f"unknown kind {kind!r}; use {' or '.join(KINDS)}")
-    names = [name.strip().upper() for name in (regions or "").split(",") if name.strip()]
-    if region:
-        names = [region.strip().upper(), *[name for name in names if name != region.strip().upper()]]
-    if not names:
-        raise GreentuneError("give --region (e.g. DE) or --regions DE,FR,PL,SE")
-    power, power_note = _job_power(power_w, timeline)
-    if duration is None and timeline is None:
-        raise GreentuneError("give --duration (e.g. 6h)")
-    duration_s = parse_duration_s(duration) if duration else max(power["timeline_elapsed_s"])
-    requested, tz_note = _start_time(start, tz_name, source, names[0])
-    job = Job(start=requested, duration_s=duration_s, window_s=flexibility_s(window, max_duration, duration_s), **power)
-    rules = PauseRules(
-        checkpoint_s=parse_duration_s(checkpoint),
-        checkpoint_kwh=checkpoint_kwh,
-        min_segment_s=parse_duration_s(min_segment),
-        max_pauses=max_pauses,
-    )
-    pad_s = 0 if requested.timestamp() % 3600 == 0 else 3600  # room to round the start up to a slot
-    series_end = add_seconds(requested, job.window_s + duration_s + pad_s)
-
-    def series_for(name: str) -> IntensitySeries | None:
-        if not has_series(source, name, requested, series_end):
-            return None
-        return load_series(source, name, requested, series_end, fill=fill, kind=kind)
-
-    notes = [note for note in (tz_note, power_note) if note]
-    job_info = {
-        "duration_s": duration_s,
-        "window_s": job.window_s,
-        "power": power_note,
-        "pue": pue,
-        "rules": vars(rules) if mode == "pr" else None,
-    }
-    if len(names) == 1:
-        series = load_series(source, names[0], requested, series_end, fill=fill, kind=kind)
-        plan = plan_job(series, job, cast("Mode", mode), rules=rules, pue=pue)
-        result = plan.to_dict()
-        result.update(job=job_info, notes=notes + result["notes"])
-        return result
-    ranking = compare_regions(job, names, series_for, cast("Mode", mode), rules=rules, pue=pue)
-    best = next((choice for choice in ranking if choice.plan is not None), None)
-    result = best.plan.to_dict() if best and best.plan else {"mode": mode}
-    result.update(
-        regions=[choice.to_dict() for choice in ranking],
-        best_region=ranking[0].region,
-        job=job_info,
-        notes=notes + result.get("notes", []),
-    )
-    return result
+from greentune.schedule.choices import Mode
 
 
 def _short(source: str, width: int = 34) -> str:
@@ -204,7 +62,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("schedule")
     def schedule(
-        region: str = typer.Option(None, help="Region or country code, e.g. DE (ENTSO-E), a zone for live sources."),
+        region: str = typer.Option(
+            None, help="Region or country code, e.g. DE (ENTSO-E), a zone for live sources; csv: the file's own."
+        ),
         regions: str = typer.Option(None, help="Compare places: comma-separated, e.g. DE,FR,PL,SE."),
         start: str = typer.Option(
             None, help="Requested start, ISO 8601 (no offset: the region's local time). Live sources: default now."
@@ -217,7 +77,7 @@ def register(app: typer.Typer) -> None:
         max_duration: str = typer.Option(
             None, help="Alternative to --window: total time allowed from start to finish, e.g. 9h."
         ),
-        mode: str = typer.Option("fs", help="fs (Flexible Start) or pr (Pause & Resume)."),
+        mode: Mode = typer.Option(Mode.FS, help="fs (Flexible Start) or pr (Pause & Resume)."),
         source: str = typer.Option("entsoe", help="entsoe | csv:PATH | electricitymaps | watttime."),
         power_w: float = typer.Option(
             None, help="Constant power of the job in W (default 1000, stated in the output)."
@@ -238,26 +98,30 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     ) -> None:
         """Plan a job's start (fs) or its run slots (pr) to cut emissions; compare regions with --regions."""
-        result = _schedule(
-            region,
-            regions,
-            start,
-            duration,
-            window,
-            max_duration,
-            mode,
-            source,
-            power_w,
-            timeline,
-            pue,
-            fill,
-            kind,
-            tz,
-            checkpoint,
-            checkpoint_kwh,
-            min_segment,
-            max_pauses,
+        from greentune.schedule import PauseRules, PlanRequest, Source, parse_duration_s, plan
+
+        request = PlanRequest(
+            mode=mode,
+            source=Source.parse(source),
+            regions=(region or "", *(regions or "").split(",")),
+            start=start,
+            duration_s=parse_duration_s(duration) if duration else None,
+            window=window,
+            max_duration=max_duration,
+            power_w=power_w,
+            timeline=timeline,
+            pue=pue,
+            fill=fill,
+            kind=kind,
+            tz=tz,
+            rules=PauseRules(
+                checkpoint_s=parse_duration_s(checkpoint),
+                checkpoint_kwh=checkpoint_kwh,
+                min_segment_s=parse_duration_s(min_segment),
+                max_pauses=max_pauses,
+            ),
         )
+        result = plan(request).to_dict()
         if as_json:
             typer.echo(json.dumps(result, indent=2))
         else:

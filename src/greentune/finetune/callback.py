@@ -7,7 +7,11 @@ Add it to a Trainer's callbacks and it measures, with a `greentune.meter.Meter`:
 - `eval-loss` and `generate`: each evaluation during training, split into its
   generation calls (`model.generate` is wrapped) and the rest;
 - `checkpoint`: saving checkpoints;
-- any phase the caller opens with `with callback.phase("test"): ...`.
+- any phase the caller opens with `with callback.phase(Phase.TEST): ...`.
+
+Phase names are `greentune.ledger.record.Phase`. Given `emissions_of` (a window's
+gCO2eq on the run's intensity series), `summary` also gives each phase's
+emissions, derived the same way as its energy.
 
 With a `greentune.power_limit.PowerLimitOptimizer` it also profiles GPU power
 limits on the first steps, keeps the best one and restores the original at close.
@@ -23,7 +27,7 @@ end) and closes at `on_evaluate`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,28 +35,32 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from greentune.ledger.record import Phase
 from greentune.meter import Measurement, Meter, Scope
 from greentune.power_limit import PowerLimitOptimizer
 
-RUN = "run"
-_TRAIN_WINDOW = "train-loop"
-_EVAL_WINDOW = "evaluation"
+RUN = Phase.RUN
+_TRAIN_WINDOW = "train-loop"  # the whole training loop; Phase.TRAIN is this minus evaluations and checkpoints
+_EVAL_WINDOW = "evaluation"  # each evaluation; Phase.EVAL_LOSS is this minus generation
 
 
 @dataclass
 class PhaseTotal:
-    """Time and energy of one phase, summed over its windows; kWh by component name."""
+    """Time, energy and (on a series) emissions of one phase, summed over its windows; kWh by component name."""
 
     name: str
     duration_s: float = 0.0
     energy_kwh: float = 0.0
     component_kwh: dict[str, float] = field(default_factory=dict)
     windows: int = 0
+    emissions_gco2eq: float | None = None
 
-    def add(self, measurement: Measurement, sign: float = 1.0) -> None:
-        """Add (or, with sign -1, take away) one window's measurement."""
+    def add(self, measurement: Measurement, sign: float = 1.0, emissions_gco2eq: float | None = None) -> None:
+        """Add (or, with sign -1, take away) one window's measurement and its emissions when known."""
         self.duration_s += sign * measurement.duration_s
         self.energy_kwh += sign * measurement.energy_kwh
+        if emissions_gco2eq is not None:
+            self.emissions_gco2eq = (self.emissions_gco2eq or 0.0) + sign * emissions_gco2eq
         for component in measurement.components:
             self.component_kwh[component.name] = (
                 self.component_kwh.get(component.name, 0.0) + sign * component.energy_kwh
@@ -63,6 +71,8 @@ class PhaseTotal:
         """Add (or take away) another phase's totals."""
         self.duration_s += sign * other.duration_s
         self.energy_kwh += sign * other.energy_kwh
+        if other.emissions_gco2eq is not None:
+            self.emissions_gco2eq = (self.emissions_gco2eq or 0.0) + sign * other.emissions_gco2eq
         for name, energy_kwh in other.component_kwh.items():
             self.component_kwh[name] = self.component_kwh.get(name, 0.0) + sign * energy_kwh
 
@@ -102,7 +112,7 @@ class GreenCallback(TrainerCallback):
         meter: Meter | None = None,
         log_path: Path | None = None,
         interval_ms: int = 100,
-        scope: Scope = "machine",
+        scope: Scope = Scope.MACHINE,
         power_limit: PowerLimitOptimizer | None = None,
     ) -> None:
         """Use ``meter``, or start one of our own with ``log_path``, ``interval_ms`` and ``scope``.
@@ -112,7 +122,7 @@ class GreenCallback(TrainerCallback):
         self.power_limit = power_limit
         self._own_meter = meter is None
         self.meter = meter if meter is not None else Meter(interval_ms=interval_ms, log_path=log_path, scope=scope)
-        self._totals: dict[str, PhaseTotal] = {}
+        self._windows: dict[str, list[Measurement]] = {}
         self._open: set[str] = set()
         self._run: Measurement | None = None
         self._begun = False
@@ -170,7 +180,7 @@ class GreenCallback(TrainerCallback):
             return None
         self._open.discard(name)
         measurement = self.meter.end_window(name)
-        self._totals.setdefault(name, PhaseTotal(name)).add(measurement)
+        self._windows.setdefault(name, []).append(measurement)
         return measurement
 
     # --- Trainer events ----------------------------------------------------
@@ -189,7 +199,7 @@ class GreenCallback(TrainerCallback):
         self._begin(_TRAIN_WINDOW)
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._epoch_window = f"epoch-{int(state.epoch or 0) + 1}"
+        self._epoch_window = Phase.EPOCH.numbered(int(state.epoch or 0) + 1)
         self._begin(self._epoch_window)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -197,7 +207,7 @@ class GreenCallback(TrainerCallback):
             self.power_limit.on_step_end()
         self._open_eval_if_due(control)
         if control.should_save and not control.should_evaluate:
-            self._begin("checkpoint")
+            self._begin(Phase.CHECKPOINT)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._epoch_window is not None:
@@ -205,20 +215,20 @@ class GreenCallback(TrainerCallback):
             self._epoch_window = None
         self._open_eval_if_due(control)
         if control.should_save and not control.should_evaluate:
-            self._begin("checkpoint")
+            self._begin(Phase.CHECKPOINT)
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if _EVAL_WINDOW in self._open:
             self._end(_EVAL_WINDOW)
         if control.should_save:
-            self._begin("checkpoint")
+            self._begin(Phase.CHECKPOINT)
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._end("checkpoint")
+        self._end(Phase.CHECKPOINT)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._end(_TRAIN_WINDOW)
-        self._end("checkpoint")
+        self._end(Phase.CHECKPOINT)
         if self._train_set_size is not None:  # exact when the last batch of an epoch is short
             self._train_samples = round((float(state.epoch or 0.0) - self._epoch_at_begin) * self._train_set_size)
         else:
@@ -235,27 +245,30 @@ class GreenCallback(TrainerCallback):
         def metered(*args: Any, **kwargs: Any) -> Any:
             if _EVAL_WINDOW not in self._open:  # outside evaluation the caller's phase covers it
                 return generate(*args, **kwargs)
-            with self.phase("generate"):
+            with self.phase(Phase.GENERATE):
                 return generate(*args, **kwargs)
 
         metered._greentune_metered = True  # type: ignore[attr-defined]
         return metered
 
     # --- results -----------------------------------------------------------
-    def summary(self) -> GreenSummary:
-        """Phases and throughput so far (call after training; `close()` first for the run totals)."""
-        phases = self._derived_phases()
+    def summary(self, emissions_of: Callable[[Measurement], float] | None = None) -> GreenSummary:
+        """Phases and throughput so far (call after training; `close()` first for the run totals).
+
+        `emissions_of` gives a window's gCO2eq; with it every phase has its emissions."""
+        totals = self._totals(emissions_of)
+        phases = self._derived_phases(totals)
         state = self._state
         epochs_run = float(state.epoch) if state is not None and state.epoch is not None else None
         epochs_budget = (
             float(self._args.num_train_epochs) if self._args is not None and not self._args.max_steps > 0 else None
         )
         saved_kwh = None
-        train_loop = self._totals.get(_TRAIN_WINDOW)
+        train_loop = totals.get(_TRAIN_WINDOW)
         if epochs_run and epochs_budget and train_loop is not None:
             # an epoch costs its steps plus its evaluation and checkpoint: the whole loop divided by epochs run
             saved_kwh = max(0.0, epochs_budget - epochs_run) * train_loop.energy_kwh / epochs_run
-        train = next((phase for phase in phases if phase.name == "train"), None)
+        train = next((phase for phase in phases if phase.name == Phase.TRAIN), None)
         tokens = (state.num_input_tokens_seen or 0) - self._tokens_at_begin if state is not None else 0
         return GreenSummary(
             run=self._run,
@@ -269,23 +282,33 @@ class GreenCallback(TrainerCallback):
             train_duration_s=train.duration_s if train is not None else 0.0,
         )
 
-    def _derived_phases(self) -> list[PhaseTotal]:
+    def _totals(self, emissions_of: Callable[[Measurement], float] | None) -> dict[str, PhaseTotal]:
+        """Each window name's windows summed."""
+        totals = {}
+        for name, measurements in self._windows.items():
+            total = totals[name] = PhaseTotal(name)
+            for measurement in measurements:
+                total.add(measurement, emissions_gco2eq=emissions_of(measurement) if emissions_of else None)
+        return totals
+
+    @staticmethod
+    def _derived_phases(totals: dict[str, PhaseTotal]) -> list[PhaseTotal]:
         """train = loop − evaluations − checkpoints; eval-loss = evaluations − generation inside them."""
-        totals = {name: total for name, total in self._totals.items()}
+        totals = dict(totals)
         phases: list[PhaseTotal] = []
         loop = totals.pop(_TRAIN_WINDOW, None)
         evaluation = totals.pop(_EVAL_WINDOW, None)
-        generate = totals.get("generate")
+        generate = totals.get(Phase.GENERATE)
         if loop is not None:
-            train = PhaseTotal("train", windows=loop.windows)
+            train = PhaseTotal(Phase.TRAIN, windows=loop.windows)
             train.add_total(loop)
             if evaluation is not None:
                 train.add_total(evaluation, -1.0)
-            if "checkpoint" in totals:
-                train.add_total(totals["checkpoint"], -1.0)
+            if Phase.CHECKPOINT in totals:
+                train.add_total(totals[Phase.CHECKPOINT], -1.0)
             phases.append(train)
         if evaluation is not None:
-            eval_loss = PhaseTotal("eval-loss", windows=evaluation.windows)
+            eval_loss = PhaseTotal(Phase.EVAL_LOSS, windows=evaluation.windows)
             eval_loss.add_total(evaluation)
             if generate is not None:
                 eval_loss.add_total(generate, -1.0)
@@ -299,10 +322,13 @@ def _clamped(phase: PhaseTotal) -> PhaseTotal:
     phase.duration_s = max(0.0, phase.duration_s)
     phase.energy_kwh = max(0.0, phase.energy_kwh)
     phase.component_kwh = {name: max(0.0, value) for name, value in phase.component_kwh.items()}
+    if phase.emissions_gco2eq is not None:
+        phase.emissions_gco2eq = max(0.0, phase.emissions_gco2eq)
     return phase
 
 
 def _phase_order(name: str) -> tuple[int, int, str]:
-    if name.startswith("epoch-") and name[6:].isdigit():
-        return (1, int(name[6:]), name)
+    prefix = f"{Phase.EPOCH}-"
+    if name.startswith(prefix) and name[len(prefix) :].isdigit():
+        return (1, int(name[len(prefix) :]), name)
     return (0, 0, name)

@@ -12,6 +12,11 @@ by `calibrate` when the Trainer knows its step count). So the plan's slots map
 onto optimizer steps — with a 12 h job of 96 steps, one simulated 15-minute
 slot is 2 steps — loading, evaluation and checkpoints take no simulated time,
 and a wait jumps to its target at once.
+
+Both clocks say how they relate to the wall clock, for time-resolved
+accounting (`greentune.carbon.ClockMap`): `clock_map()` places each wall-clock
+instant of the run on the clock, and `run_now_map()` on the clock of the same
+run started at the requested time without waits (the counterfactual).
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from greentune.carbon.timeline import ClockMap
+from greentune.schedule.choices import ClockKind
+
 
 class Clock(Protocol):
     """What a plan follower needs from a clock."""
 
-    kind: str
+    kind: ClockKind
 
     def now(self) -> datetime:
         """The current time, tz-aware."""
@@ -42,14 +50,38 @@ class Clock(Protocol):
         """Block until `moment` (no-op when it has passed); returns the seconds waited on this clock."""
         ...
 
+    def clock_map(self) -> ClockMap:
+        """Wall-clock instants of the run → this clock's time."""
+        ...
+
+    def run_now_map(self) -> ClockMap:
+        """Wall-clock instants of the run → the time they would have had with no waits from the requested start."""
+        ...
+
 
 class RealClock:
     """The wall clock; waits sleep, with a countdown on `console` (a Rich Console) when given."""
 
-    kind = "real"
+    kind = ClockKind.REAL
 
     def __init__(self, console: Any = None) -> None:
         self.console = console
+        self._waits: list[tuple[float, float]] = []  # wall-clock (start, end) of each wait
+
+    def clock_map(self) -> ClockMap:
+        """The wall clock itself."""
+        return ClockMap()
+
+    def run_now_map(self) -> ClockMap:
+        """Wall time minus the waits before it; the clock stands still while waiting."""
+        unix_s: list[float] = []
+        clock_s: list[float] = []
+        waited_s = 0.0
+        for start_s, end_s in self._waits:
+            unix_s += [start_s, end_s]
+            clock_s += [start_s - waited_s, start_s - waited_s]
+            waited_s += end_s - start_s
+        return ClockMap(tuple(unix_s), tuple(clock_s)) if unix_s else ClockMap()
 
     def now(self) -> datetime:
         """Wall-clock time in UTC."""
@@ -66,9 +98,17 @@ class RealClock:
         remaining_s = moment.timestamp() - self.now().timestamp()
         if remaining_s <= 0:
             return 0.0
+        began_s = time.time()
+        try:
+            self._sleep_until(moment, what, remaining_s)
+        finally:
+            self._waits.append((began_s, time.time()))
+        return remaining_s
+
+    def _sleep_until(self, moment: datetime, what: str, remaining_s: float) -> None:
         if self.console is None:
             time.sleep(remaining_s)
-            return remaining_s
+            return
         from rich.errors import LiveError
         from rich.live import Live
 
@@ -86,13 +126,12 @@ class RealClock:
                 f"({timedelta(seconds=round(remaining_s))})"
             )
             time.sleep(max(0.0, moment.timestamp() - self.now().timestamp()))
-        return remaining_s
 
 
 class SimulatedClock:
     """Simulated time starting at `at` and advancing `duration_s ÷ total steps` per optimizer step (module docstring)."""
 
-    kind = "simulated"
+    kind = ClockKind.SIMULATED
 
     def __init__(self, at: datetime, duration_s: float) -> None:
         self.at = at
@@ -100,6 +139,20 @@ class SimulatedClock:
         self.seconds_per_step: float | None = None
         self._steps = 0
         self._skipped_s = 0.0
+        self._anchors: list[tuple[float, float, float]] = []  # (wall s, clock s, run-now clock s)
+        self._anchor()
+
+    def _anchor(self, wall_s: float | None = None) -> None:
+        now_s = self.now().timestamp()
+        self._anchors.append((time.time() if wall_s is None else wall_s, now_s, now_s - self._skipped_s))
+
+    def clock_map(self) -> ClockMap:
+        """Simulated time at each step and wait; it stands still in between (loading, evaluation, checkpoints)."""
+        return ClockMap(tuple(a[0] for a in self._anchors), tuple(a[1] for a in self._anchors), rate=0.0)
+
+    def run_now_map(self) -> ClockMap:
+        """Simulated time without the waits: at + steps × seconds per step."""
+        return ClockMap(tuple(a[0] for a in self._anchors), tuple(a[2] for a in self._anchors), rate=0.0)
 
     def now(self) -> datetime:
         """at + steps × seconds per step + skipped waits."""
@@ -109,6 +162,7 @@ class SimulatedClock:
     def observe_step(self, global_step: int) -> None:
         """Advance to optimizer step `global_step`."""
         self._steps = global_step
+        self._anchor()
 
     def calibrate(self, total_steps: int) -> None:
         """Map the expected duration onto `total_steps` optimizer steps."""
@@ -119,5 +173,8 @@ class SimulatedClock:
         remaining_s = moment.timestamp() - self.now().timestamp()
         if remaining_s <= 0:
             return 0.0
+        wall_s = time.time()  # one instant: a jump, not a steep run
+        self._anchor(wall_s)
         self._skipped_s += remaining_s
+        self._anchor(wall_s)
         return remaining_s

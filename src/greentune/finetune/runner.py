@@ -41,7 +41,7 @@ from greentune.finetune.strategies import (
     training_arguments,
 )
 from greentune.ledger import ComponentEnergy, PhaseFootprint, RunRecord, write_run
-from greentune.ledger.record import PowerLimitProfile, PowerLimitSummary
+from greentune.ledger.record import AccountingInput, Phase, PowerLimitProfile, PowerLimitSummary
 
 RUNS_DIR = Path("greentune-runs")
 
@@ -239,7 +239,7 @@ class _Job:
 
             torch.set_num_threads(spec.train.threads)
         set_seed(spec.train.seed)  # before loading: the decoder's new cross-attention is initialised randomly
-        with self.callback.phase("load"):
+        with self.callback.phase(Phase.LOAD):
             loaded = load_model(spec.model)
             tokenizer = loaded.tokenizer
             vocabulary = _whole_words(tokenizer) if spec.data.name == SYNTHETIC else None
@@ -263,7 +263,7 @@ class _Job:
         self.batch_size_used = self.trainer.state.train_batch_size
         self._collect_validation()
         if spec.train.run_test and self.splits.test is not None:
-            with self.callback.phase("test"):
+            with self.callback.phase(Phase.TEST):
                 self._test(tokenizer)
 
     def _trainer(
@@ -365,7 +365,7 @@ class _Job:
         ]
         assert self.evaluations is not None
         if not self.eval_history:  # eval_strategy "no": one validation pass after training
-            with self.callback.phase("validate"):
+            with self.callback.phase(Phase.VALIDATE):
                 metrics = self.trainer.evaluate()
             self.eval_history = [
                 {
@@ -412,14 +412,18 @@ class _Job:
     def record(self, status: str, run_name: str, started: datetime, site: Any, model_type: str) -> RunRecord:
         """The run as the ledger stores it (measured figures up to now when it failed)."""
         from greentune.carbon import account
+        from greentune.finetune.emissions import run_emissions
 
-        summary = self.callback.summary()
+        emissions = run_emissions(self.artifact_dir / "meter.jsonl", site, self.follower, started)
+        summary = self.callback.summary(emissions_of=emissions.window_gco2eq)
         measured = summary.run
         components = [
             ComponentEnergy(name=c.name, energy_kwh=c.energy_kwh, source=c.source) for c in measured.components
         ]
         energy_source = "measured" if components and all(c.source == "measured" for c in components) else "estimated"
-        accounting = account(measured.energy_kwh, measured.duration_s, site, energy_source=energy_source)
+        accounting = account(
+            measured.energy_kwh, measured.duration_s, site, energy_source=energy_source, resolved=emissions.resolved
+        )
         _write_emissions(
             self.artifact_dir / "emissions.csv", measured, accounting, self.callback.meter.hardware, run_name
         )
@@ -443,12 +447,19 @@ class _Job:
             energy_kwh=measured.energy_kwh,
             components=components,
             phases=[
-                PhaseFootprint(name=p.name, duration_s=p.duration_s, energy_kwh=p.energy_kwh) for p in summary.phases
+                PhaseFootprint(
+                    name=p.name, duration_s=p.duration_s, energy_kwh=p.energy_kwh, emissions_gco2eq=p.emissions_gco2eq
+                )
+                for p in summary.phases
             ],
             location=accounting.location,
             intensity_gco2eq_per_kwh=accounting.intensity_gco2eq_per_kwh,
             pue=accounting.pue,
             emissions_gco2eq=accounting.emissions_gco2eq,
+            emissions_method=accounting.method_label,
+            intensity_kind=accounting.intensity_kind,
+            annual_average_emissions_gco2eq=accounting.annual_average_emissions_gco2eq,
+            annual_average_intensity_gco2eq_per_kwh=accounting.annual_average_intensity_gco2eq_per_kwh,
             embodied_gco2eq=accounting.embodied_gco2eq,
             cost_usd=accounting.cost_usd,
             rouge=self.rouge,
@@ -468,11 +479,11 @@ class _Job:
             if spec.strategies.early_stopping.enabled
             else None,
             artifact_dir=str(self.artifact_dir.resolve()),
-            accounting_inputs=[asdict(item) for item in accounting.inputs],
+            accounting_inputs=[AccountingInput(**asdict(item)) for item in accounting.inputs],
             eval_history=self.eval_history,
             data_report=self.report,
-            notes=[*self.notes, *accounting.notes, f"model type {model_type}"],
-            carbon_aware=self.follower.to_record() if self.follower is not None else None,
+            notes=[*self.notes, *accounting.notes, *emissions.notes, f"model type {model_type}"],
+            carbon_aware=self.follower.summary(emissions, accounting.emissions_gco2eq) if self.follower else None,
             power_limit=_power_limit_summary(self.callback.power_limit),
         )
 

@@ -194,7 +194,7 @@ class MeterConfig(_Config):
 
     interval_ms: int = Field(100, gt=0, description="sampling period of the power/utilisation timeline")
     scope: Scope = Field(
-        "machine", description="whose CPU/RAM use is charged: the whole machine, or this run's process tree"
+        Scope.MACHINE, description="whose CPU/RAM use is charged: the whole machine, or this run's process tree"
     )
 
 

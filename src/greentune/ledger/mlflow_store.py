@@ -123,7 +123,7 @@ def record_metrics(record: RunRecord) -> dict[str, float]:
     if record.carbon_aware is not None:
         metrics.update(
             {
-                f"carbon_aware.{key}": record.carbon_aware.get(key)
+                f"carbon_aware.{key}": getattr(record.carbon_aware, key)
                 for key in ("realised_gco2eq", "counterfactual_gco2eq", "savings_pct")
             }
         )

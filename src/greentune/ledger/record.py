@@ -12,8 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from greentune.schedule.choices import ClockKind, Mode
+
 RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 Source = Literal["measured", "estimated"]
+IntensityKind = Literal["average", "marginal"]
+ANNUAL_AVERAGE_METHOD = "annual average"
 
 
 class RunKind(StrEnum):
@@ -23,6 +27,25 @@ class RunKind(StrEnum):
     SWEEP = "sweep"
     SERVE = "serve"
     INFER = "infer"
+
+
+class Phase(StrEnum):
+    """A named part of a job, metered as one or more windows (`EPOCH` and `SEGMENT` are numbered: `numbered`)."""
+
+    RUN = "run"
+    LOAD = "load"
+    TRAIN = "train"
+    EVAL_LOSS = "eval-loss"
+    GENERATE = "generate"
+    CHECKPOINT = "checkpoint"
+    VALIDATE = "validate"
+    TEST = "test"
+    EPOCH = "epoch"
+    SEGMENT = "segment"
+
+    def numbered(self, number: int) -> str:
+        """The window name of the `number`-th epoch or segment, e.g. 'epoch-2'."""
+        return f"{self.value}-{number}"
 
 
 class ComponentEnergy(BaseModel):
@@ -43,6 +66,99 @@ class PhaseFootprint(BaseModel):
     name: str
     duration_s: float
     energy_kwh: float
+    emissions_gco2eq: float | None = Field(
+        default=None,
+        description="operational emissions of the phase on the run's intensity series (time-resolved runs)",
+    )
+
+
+class AccountingInput(BaseModel):
+    """One input of the carbon/cost accounting: its value and unit, where it came from, measured or estimated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: float | str
+    unit: str = ""
+    source: str = ""
+    year: str = ""
+    origin: Source = "estimated"
+
+
+class PlannedSegment(BaseModel):
+    """One stretch of a carbon-aware plan, ISO 8601 times with offsets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: str
+    end: str
+
+
+class PlanSummary(BaseModel):
+    """A carbon-aware plan as recorded (`greentune.schedule.Plan.to_dict`): emissions now vs planned, × PUE."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: Mode
+    mode_name: str
+    region: str
+    requested_start: str
+    deadline: str
+    start: str
+    end: str
+    segments: list[PlannedSegment]
+    pauses: int
+    pauses_per_hour: float
+    energy_kwh: float
+    emissions_now_gco2eq: float
+    emissions_plan_gco2eq: float
+    savings_gco2eq: float
+    savings_pct: float
+    pue: float
+    source: str
+    kind: IntensityKind
+    slot_s: int
+    notes: list[str] = Field(default_factory=list)
+
+
+class ExecutedSegment(BaseModel):
+    """One stretch a carbon-aware run really ran: clock start/end (ISO 8601), optimizer steps, measured energy,
+    and its emissions on the series (× PUE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    start: str
+    end: str
+    steps: int
+    duration_s: float
+    energy_kwh: float
+    emissions_gco2eq: float
+    mean_intensity_gco2eq_per_kwh: float
+
+
+class CarbonAwareSummary(BaseModel):
+    """A carbon-aware run: the plan, the executed segments, and the run's realised emissions (the record's
+    headline figure) against the same timeline started at the requested time (`counterfactual_gco2eq`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: Mode
+    clock: ClockKind
+    seconds_per_step: float | None = None
+    region: str
+    source: str
+    kind: IntensityKind
+    expected_duration_s: float
+    duration_method: str
+    plan: PlanSummary
+    segments: list[ExecutedSegment]
+    steps: int
+    energy_kwh: float
+    realised_gco2eq: float
+    counterfactual_gco2eq: float
+    savings_pct: float
+    notes: list[str] = Field(default_factory=list)
 
 
 class PowerLimitProfile(BaseModel):
@@ -67,6 +183,8 @@ class PowerLimitSummary(BaseModel):
     chosen_w: int | None
     applied: bool
     note: str
+
+
 class InferFigures(BaseModel):
     """One inference configuration of `greentune bench-infer` (kind `infer`) and what it measured."""
 
@@ -88,6 +206,8 @@ class InferFigures(BaseModel):
     exact_match_share: float | None = Field(
         default=None, description="share of summaries identical to the eager fp32 reference's (None without one)"
     )
+
+
 class ServingFootprint(BaseModel):
     """A serving session (kind serve): requests, tokens, energy inside batches (active) and between them (idle)."""
 
@@ -146,7 +266,19 @@ class RunRecord(BaseModel):
     location: str = Field(description="country code or 'provider:region' used for the accounting")
     intensity_gco2eq_per_kwh: float
     pue: float
-    emissions_gco2eq: float
+    emissions_gco2eq: float = Field(description="operational emissions by `emissions_method`: the run's one figure")
+    emissions_method: str = Field(
+        default=ANNUAL_AVERAGE_METHOD,
+        description="how emissions_gco2eq was computed: 'time-resolved: <source>' (the run's energy timeline on an "
+        "intensity series) or 'annual average: <source, year>'",
+    )
+    intensity_kind: IntensityKind = Field(
+        default="average", description="marginal when a marginal series (WattTime) gave the time-resolved figure"
+    )
+    annual_average_emissions_gco2eq: float | None = Field(
+        default=None, description="the same energy at the site's annual average intensity, for comparison"
+    )
+    annual_average_intensity_gco2eq_per_kwh: float | None = None
     embodied_gco2eq: float | None = None
     cost_usd: float | None = None
 
@@ -168,7 +300,7 @@ class RunRecord(BaseModel):
         default=None, description="estimated energy not spent thanks to early stopping"
     )
     artifact_dir: str | None = Field(default=None, description="local folder with meter log, predictions, spec")
-    accounting_inputs: list[dict[str, Any]] = Field(
+    accounting_inputs: list[AccountingInput] = Field(
         default_factory=list, description="each input of the carbon/cost accounting with value, source and year"
     )
     eval_history: list[dict[str, float | None]] = Field(
@@ -188,11 +320,14 @@ class RunRecord(BaseModel):
     )
     infer: InferFigures | None = Field(default=None, description="an inference benchmark configuration")
     serving: ServingFootprint | None = Field(default=None, description="a serving session's requests and energy")
-    carbon_aware: dict[str, Any] | None = Field(
-        default=None,
-        description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "
-        "emissions_gco2eq), realised_gco2eq vs counterfactual_gco2eq (run now), savings_pct",
+    carbon_aware: CarbonAwareSummary | None = Field(
+        default=None, description="a carbon-aware run: plan, executed segments, realised vs run-now emissions"
     )
+
+    @property
+    def is_time_resolved(self) -> bool:
+        """Whether the headline emissions came from an intensity series over the run's own time."""
+        return not self.emissions_method.startswith(ANNUAL_AVERAGE_METHOD)
 
     @property
     def energy_source(self) -> Source:

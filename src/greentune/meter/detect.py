@@ -24,7 +24,7 @@ _warned_rapl_permission = False
 
 
 def detect_sensors(
-    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = "machine"
+    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = Scope.MACHINE
 ) -> list[Detection]:
     """NVML, RAPL and host detections, in that order; ``pid`` roots the process tree, ``scope`` says whose use counts.
 
@@ -47,7 +47,7 @@ def detect_sensors(
 
 
 def autodetect(
-    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = "machine"
+    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = Scope.MACHINE
 ) -> list[Sensor]:
     """The sensors found by `detect_sensors`."""
     detections = detect_sensors(powercap_root, pid, scope)

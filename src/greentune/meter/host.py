@@ -170,7 +170,7 @@ class HostSensor:
     name = "host"
 
     def __init__(
-        self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = "machine"
+        self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = Scope.MACHINE
     ) -> None:
         """Estimate the components that nothing else measures; ``pid`` roots the process tree (default: this
         process), whose RSS is always reported and whose use alone is charged in ``process`` scope."""
@@ -271,7 +271,7 @@ class HostSensor:
         """Nothing to release."""
 
 
-def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = "machine") -> Detection:
+def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = Scope.MACHINE) -> Detection:
     """The host sensor (available wherever psutil is installed)."""
     try:
         sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope)

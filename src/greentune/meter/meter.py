@@ -94,7 +94,7 @@ class Meter:
         log_path: Path | str | None = None,
         sensors: list[Sensor] | None = None,
         *,
-        scope: Scope = "machine",
+        scope: Scope = Scope.MACHINE,
         timeline_max_samples: int = 6_000,
         flush_interval_s: float = 10.0,
         log_sample_interval_s: float = 1.0,

@@ -39,6 +39,7 @@ class RunRow(BaseModel):
     component_sources: dict[str, str]
     energy_by_phase_kwh: dict[str, float]
     emissions_gco2eq: float
+    emissions_method: str = ""
     cost_usd: float | None
     samples_per_s: float | None
     tokens_per_s: float | None
@@ -90,7 +91,7 @@ def build_report(
     records = [record for record in records if record.kind not in (RunKind.INFER, RunKind.SERVE)]
     all_notes = list(notes or [])
     base, baseline_notes = choose_baseline(records, baseline)
-    all_notes += baseline_notes + rouge_notes(records)
+    all_notes += baseline_notes + rouge_notes(records) + method_notes(records)
 
     front_emissions = compare.pareto_front(records, compare.rouge1, compare.emissions_gco2eq)
     front_cost = compare.pareto_front(records, compare.rouge1, compare.cost_usd)
@@ -142,6 +143,7 @@ def _rows(
             component_sources=metrics.component_sources(r),
             energy_by_phase_kwh=metrics.energy_by_phase_kwh(r),
             emissions_gco2eq=r.emissions_gco2eq,
+            emissions_method=r.emissions_method,
             cost_usd=r.cost_usd,
             samples_per_s=r.samples_per_s,
             tokens_per_s=r.tokens_per_s,
@@ -158,6 +160,24 @@ def _rows(
         )
         for r in records
     ]
+
+
+def method_notes(records: list[RunRecord]) -> list[str]:
+    """Say which runs' emissions are time-resolved, and set marginal figures apart from average ones."""
+    notes = []
+    timed = [r.run_name for r in records if r.is_time_resolved]
+    if timed and len(timed) < len(records):
+        notes.append(
+            f"Emissions of {', '.join(timed)} are time-resolved (the run's energy timeline on an intensity series); "
+            "the other runs and the region what-if use annual averages."
+        )
+    marginal = [r.run_name for r in records if r.intensity_kind == "marginal"]
+    if marginal and len(marginal) < len(records):
+        notes.append(
+            f"Emissions of {', '.join(marginal)} are marginal (what the marginal generator emitted, e.g. WattTime): "
+            "not comparable with the average-intensity figures of the other runs, though the table and plots show both."
+        )
+    return notes
 
 
 def _carbon_context(

@@ -14,6 +14,7 @@ from typing import Any
 
 from greentune.errors import GreentuneError
 from greentune.ledger import RunRecord
+from greentune.ledger.record import AccountingInput
 from greentune.report import fmt
 from greentune.report.metrics import (
     ROUGE_KEYS,
@@ -33,7 +34,9 @@ MAGNITUDE_TOLERANCE = 2.0
 
 
 def check_grams(record: RunRecord) -> None:
-    """Refuse a run whose gCO2eq does not match its kWh × PUE × gCO2eq/kWh (e.g. kg stored as g)."""
+    """Refuse a run whose gCO2eq does not match its kWh × PUE × gCO2eq/kWh (e.g. kg stored as g).
+
+    The intensity is the one the figure used: the annual average, or the energy-weighted mean of a time-resolved run."""
     expected_g = record.energy_kwh * record.pue * record.intensity_gco2eq_per_kwh
     if expected_g <= 0 or record.emissions_gco2eq <= 0:
         return
@@ -47,7 +50,7 @@ def check_grams(record: RunRecord) -> None:
 
 
 def co2_eq_emissions(record: RunRecord) -> dict[str, Any]:
-    """The card's `co2_eq_emissions` block, emissions in grams."""
+    """The card's `co2_eq_emissions` block, emissions in grams: the record's one figure, by its method."""
     check_grams(record)
     return {
         "emissions": float(f"{record.emissions_gco2eq:.6g}"),
@@ -59,17 +62,16 @@ def co2_eq_emissions(record: RunRecord) -> dict[str, Any]:
 
 
 def _source(record: RunRecord) -> str:
-    """One line: how the grams were computed and where the grid intensity came from."""
+    """One line: how the grams were computed (the method) and where the grid intensity came from."""
     from greentune import __version__
 
+    mean = "mean " if record.is_time_resolved else ""
     text = (
         f"greentune {__version__}: {record.energy_source} energy × PUE {record.pue:g} × "
-        f"{record.intensity_gco2eq_per_kwh:.4g} gCO2eq/kWh"
+        f"{mean}{record.intensity_gco2eq_per_kwh:.4g} gCO2eq/kWh; method: {record.emissions_method}"
     )
-    intensity = next((i for i in record.accounting_inputs if "intensity" in str(i.get("name", ""))), None)
-    if intensity and intensity.get("source"):
-        year = f" ({intensity['year']})" if intensity.get("year") else ""
-        text += f"; intensity: {fmt.short_source(intensity['source'])}{year}"
+    if record.intensity_kind == "marginal":
+        text += " (marginal emissions, not comparable with average-intensity figures)"
     return text
 
 
@@ -83,12 +85,22 @@ def footprint_section(record: RunRecord) -> str:
     embodied = f"{fmt.sig(record.embodied_gco2eq)} gCO2eq" if record.embodied_gco2eq is not None else fmt.MISSING
     rouge = " / ".join(fmt.fixed(rouge_points(record, key), 2) for key in ROUGE_KEYS)
     strategies = strategy_summary(record, None) or fmt.MISSING
+    comparison = ""
+    if record.is_time_resolved and record.annual_average_emissions_gco2eq is not None:
+        comparison = f"; at the annual average it would read {fmt.sig(record.annual_average_emissions_gco2eq)} gCO2eq"
     rows = [
-        ("Emissions", f"{fmt.sig(record.emissions_gco2eq)} gCO2eq (operational: energy × PUE × grid intensity)"),
+        (
+            "Emissions",
+            f"{fmt.sig(record.emissions_gco2eq)} gCO2eq (operational, {record.emissions_method}{comparison})",
+        ),
         ("Energy", f"{fmt.sig(record.energy_kwh)} kWh, {record.energy_source}{components}"),
         ("Duration", fmt.duration(record.duration_s)),
         ("Hardware", record.hardware),
-        ("Location", f"{record.location}, {fmt.sig(record.intensity_gco2eq_per_kwh)} gCO2eq/kWh, PUE {record.pue:g}"),
+        (
+            "Location",
+            f"{record.location}, {'mean ' if record.is_time_resolved else ''}"
+            f"{fmt.sig(record.intensity_gco2eq_per_kwh)} gCO2eq/kWh, PUE {record.pue:g}",
+        ),
         ("Cost", fmt.money(record.cost_usd)),
         ("Embodied emissions", embodied),
         ("Strategies", strategies),
@@ -105,22 +117,20 @@ def footprint_section(record: RunRecord) -> str:
         "|---|---|",
         *(f"| {name} | {value} |" for name, value in rows),
     ]
-    cited = [item for item in record.accounting_inputs if item.get("source")]
+    cited = [item for item in record.accounting_inputs if item.source]
     if cited:
         lines += ["", "Accounting inputs:", ""]
         lines += [
-            f"- {item.get('name', 'input')}: {_value(item)} ({item['source']}"
-            + (f", {item['year']})" if item.get("year") else ")")
+            f"- {item.name}: {_value(item)} ({item.source}" + (f", {item.year})" if item.year else ")")
             for item in cited
         ]
     lines.append(SECTION_END)
     return "\n".join(lines)
 
 
-def _value(item: dict[str, Any]) -> str:
-    value = item.get("value")
-    number = fmt.sig(value) if isinstance(value, int | float) else str(value or "")
-    return f"{number} {item.get('unit', '')}".strip()
+def _value(item: AccountingInput) -> str:
+    number = fmt.sig(item.value) if isinstance(item.value, int | float) else str(item.value or "")
+    return f"{number} {item.unit}".strip()
 
 
 def write_card(record: RunRecord, out_path: str | Path) -> Path:

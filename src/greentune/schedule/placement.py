@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from greentune.carbon import IntensitySeries, resolve_site
-from greentune.schedule.flexible_start import flexible_start
+from greentune.schedule.fs import flexible_start
 from greentune.schedule.job import Job
-from greentune.schedule.pause_resume import PauseRules, pause_resume
-from greentune.schedule.plan import Mode, Plan
+from greentune.schedule.plans import Mode, Plan
+from greentune.schedule.pr import PauseRules, pause_resume
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def plan_job(
     series: IntensitySeries, job: Job, mode: Mode, *, rules: PauseRules | None = None, pue: float = 1.0
 ) -> Plan:
     """Flexible Start (`fs`) or Pause & Resume (`pr`) for `job` on `series`."""
-    if mode == "fs":
+    if mode is Mode.FS:
         return flexible_start(series, job, pue=pue)
     return pause_resume(series, job, rules=rules, pue=pue)
 

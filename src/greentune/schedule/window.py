@@ -18,7 +18,7 @@ import numpy as np
 from greentune.carbon import IntensitySeries
 from greentune.errors import GreentuneError
 from greentune.schedule.job import Job
-from greentune.schedule.plan import Mode, Plan, Segment
+from greentune.schedule.plans import Mode, Plan, Segment
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class JobWindow:
             if current is None or current != previous + 1:
                 end = self._time(previous + (last_fraction if current is None else 1))
                 segments.append(Segment(self._time(begin), end))
-                begin = current
+                begin = current if current is not None else begin
         pauses = len(segments) - 1
         return Plan(
             mode=mode,

@@ -11,7 +11,7 @@ import numpy as np
 
 from greentune.carbon import IntensitySeries
 from greentune.schedule.job import Job
-from greentune.schedule.plan import Plan
+from greentune.schedule.plans import Mode, Plan
 from greentune.schedule.window import JobWindow
 
 
@@ -25,4 +25,4 @@ def flexible_start(series: IntensitySeries, job: Job, *, pue: float = 1.0) -> Pl
     """Plan `job` as one uninterrupted run starting at the cleanest time in its window."""
     window = JobWindow.build(series, job)
     start = best_start(window.intensity, window.energies_kwh, window.start_count)
-    return window.plan("fs", range(start, start + window.slot_count), pue=pue)
+    return window.plan(Mode.FS, range(start, start + window.slot_count), pue=pue)

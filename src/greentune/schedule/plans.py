@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from greentune.carbon import Kind
-
-Mode = Literal["fs", "pr"]
-MODE_NAMES: dict[str, str] = {"fs": "Flexible Start", "pr": "Pause & Resume"}
+from greentune.schedule.choices import Mode
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,8 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (times as ISO 8601 with offsets)."""
         return {
-            "mode": self.mode,
-            "mode_name": MODE_NAMES[self.mode],
+            "mode": self.mode.value,
+            "mode_name": self.mode.long_name,
             "region": self.region,
             "requested_start": self.requested_start.isoformat(),
             "deadline": self.deadline.isoformat(),

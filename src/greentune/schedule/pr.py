@@ -22,7 +22,7 @@ import numpy as np
 from greentune.carbon import IntensitySeries
 from greentune.errors import GreentuneError
 from greentune.schedule.job import Job
-from greentune.schedule.plan import Plan
+from greentune.schedule.plans import Mode, Plan
 from greentune.schedule.window import JobWindow
 
 MAX_DP_CELLS = 600_000_000  # slots × pauses × segment states × job slots (one bit each): ~75 MB and a few seconds
@@ -162,4 +162,4 @@ def pause_resume(series: IntensitySeries, job: Job, *, rules: PauseRules | None 
             f"each resume adds {rules.checkpoint_s:g} s to restore from the checkpoint; "
             "the job ends that much later per pause, still before the deadline"
         )
-    return window.plan("pr", slots, pue=pue, pause_kwh=rules.checkpoint_kwh, notes=notes)
+    return window.plan(Mode.PR, slots, pue=pue, pause_kwh=rules.checkpoint_kwh, notes=notes)
