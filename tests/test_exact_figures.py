@@ -29,28 +29,28 @@ SIX_YEARS_S = 6 * 365.25 * 24 * 3600  # 189,345,600 s
 
 
 def test_sixteen_gpus_reserve_two_eight_gpu_servers() -> None:
-    # BLOOM's server: 2,500 kgCO2eq without GPUs, 8 A100 per server, 6 years.
-    # 1 h of 16 GPUs = 2 whole servers: 2 × 2,500,000 g × 3,600 s ÷ 189,345,600 s = 95.064 g
+    # BLOOM's server: 2,500 kgCO2eq without GPUs, 8 A100 per server, 6 years at an 85 % use rate.
+    # 1 h of 16 GPUs = 2 whole servers: 2 × 2,500,000 g × 3,600 s ÷ (189,345,600 s × 0.85) = 111.840 g
     acct = account(1.0, 3600.0, resolve_site("FR"), count=16, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
-    assert acct.embodied_gco2eq == pytest.approx(95.0643, abs=1e-4)
-    assert acct.embodied_gco2eq == pytest.approx(2 * 2_500_000.0 * 3600.0 / SIX_YEARS_S)
+    assert acct.embodied_gco2eq == pytest.approx(111.8403, abs=1e-4)
+    assert acct.embodied_gco2eq == pytest.approx(2 * 2_500_000.0 * 3600.0 / (SIX_YEARS_S * 0.85))
 
 
 def test_part_of_one_server_and_exactly_one_server() -> None:
-    # 2 of 8 GPUs for 2 h: 2,500,000 g × 7,200 s ÷ 189,345,600 s × 2/8 = 23.766 g; 8 of 8 for 1 h: 47.532 g
+    # 2 of 8 GPUs for 2 h: 2,500,000 g × 7,200 s ÷ (189,345,600 s × 0.85) × 2/8 = 27.960 g; 8 of 8 for 1 h: 55.920 g
     site = resolve_site("FR")
     quarter = account(1.0, 7200.0, site, count=2, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
     whole = account(1.0, 3600.0, site, count=8, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
-    assert quarter.embodied_gco2eq == pytest.approx(23.7661, abs=1e-4)
-    assert whole.embodied_gco2eq == pytest.approx(47.5321, abs=1e-4)
+    assert quarter.embodied_gco2eq == pytest.approx(27.9601, abs=1e-4)
+    assert whole.embodied_gco2eq == pytest.approx(55.9201, abs=1e-4)
 
 
 def test_embodied_is_added_to_the_operational_total() -> None:
-    # 1 kWh × PUE 1.5 × 100 g/kWh = 150 g operational; + 95.064 g embodied for 16 GPUs on 8-GPU servers
+    # 1 kWh × PUE 1.5 × 100 g/kWh = 150 g operational; + 111.840 g embodied for 16 GPUs on 8-GPU servers
     site = resolve_site("FR", pue=1.5, intensity_gco2eq_per_kwh=100.0)
     acct = account(1.0, 3600.0, site, count=16, embodied_hardware="HPE Apollo 6500 Gen10 Plus")
     assert acct.emissions_gco2eq == pytest.approx(150.0)
-    assert acct.total_gco2eq == pytest.approx(150.0 + 95.0643, abs=1e-4)
+    assert acct.total_gco2eq == pytest.approx(150.0 + 111.8403, abs=1e-4)
 
 
 def test_without_embodied_the_total_is_the_operational_figure() -> None:
@@ -102,8 +102,8 @@ def test_user_given_embodied_figures_are_cited_as_the_users() -> None:
     assert (inputs["embodied emissions TE"].source, inputs["embodied emissions TE"].year) == ("given by the user", "")
     assert inputs["expected lifetime EL"].source.startswith("Luccioni, Viguier, Ligozat 2023")
     assert inputs["expected lifetime EL"].year == "2021"
-    # 1 h of one A100 at 200 kg over 6 years
-    assert given.embodied_gco2eq == pytest.approx(200_000.0 * 3600.0 / SIX_YEARS_S)
+    # 1 h of one A100 at 200 kg plus its eighth of the 2,500 kg server, over 6 years at an 85 % use rate
+    assert given.embodied_gco2eq == pytest.approx((200_000.0 + 2_500_000.0 / 8) * 3600.0 / (SIX_YEARS_S * 0.85))
 
 
 def test_a_missing_regional_price_names_the_regions_that_have_one(tmp_path: Path) -> None:
