@@ -38,6 +38,7 @@ def _register() -> None:
         run,
         schedule,
         serve,
+        sweep,
     )
 
     measure.register(app)
@@ -51,6 +52,7 @@ def _register() -> None:
     badge.register(app)
     bench_infer.register(app)
     serve.register(app)
+    sweep.register(app)
 
 
 _register()

@@ -83,5 +83,7 @@ def card(
             f"no runs in experiment '{experiment}'; `greentune runs --json` shows each run's experiment"
         )
     record = require_run(records, run)
-    path = write_card(record, out)
+    from greentune.report.sweep import card_search_lines
+
+    path = write_card(record, out, search_lines=card_search_lines(record, records))
     typer.echo(f"model card for run '{record.run_name}' written to {path.resolve()}")

@@ -221,7 +221,11 @@ def runs_command(
     console.print(comparison_table(records, title="greentune runs"))
     for line in early_stopping_lines(records):
         console.print(line)
+    from greentune.sweep.footprint import footprint_lines
+
     for record in records:
+        for line in footprint_lines(record):
+            console.print(line, highlight=False)
         if record.carbon_aware is not None:
             entry = record.carbon_aware
             console.print(

@@ -18,6 +18,7 @@ import shutil
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,8 @@ def run(
     progress: Any = None,
     runs_dir: Path = RUNS_DIR,
     follower: Any = None,
+    extra_callbacks: Callable[[Any], list[Any]] | None = None,
+    amend_record: Callable[[RunRecord], RunRecord] | None = None,
 ) -> RunRecord:
     """Fine-tune as the spec says and record the run; returns the stored record.
 
@@ -67,6 +70,8 @@ def run(
     `runs_dir` holds checkpoints (`checkpoints/<experiment>/<run name>/`, found
     again by `resume`) and each run's local artifacts (`runs/<time>-<run name>-<id>/`).
     `follower` (a `carbon_aware.PlanFollower`) trains along a carbon-aware plan instead of in one go.
+    Hooks for a sweep: `extra_callbacks(green_callback)` returns more Trainer callbacks (called once the
+    meter runs); `amend_record(record)` returns the record to store instead (e.g. with its sweep trial).
     """
     _prefer_passive_omp_wait()
     import torch
@@ -109,6 +114,8 @@ def run(
     failure: BaseException | None = None
     previous_sigterm = _raise_on_sigterm()
     callback.begin()
+    if extra_callbacks is not None:
+        job.extra_callbacks = extra_callbacks(callback)
     try:
         job.execute(checkpoint_dir, resume_from, progress)
     except (KeyboardInterrupt, Terminated) as interrupt:
@@ -125,6 +132,8 @@ def run(
         _restore_sigterm(previous_sigterm)
     record = job.record(status, run_name, started, site, identity.model_type)
     record = record.model_copy(update={"storage_bytes": storage_bytes(checkpoint_dir)})
+    if amend_record is not None:
+        record = amend_record(record)
     stored = write_run(
         record,
         artifacts=job.artifact_files(),
@@ -226,6 +235,7 @@ class _Job:
     batch_size_used: int | None = None
     parameters: tuple[int, int] | None = None
     follower: Any = None
+    extra_callbacks: list[Any] = field(default_factory=list)
 
     def execute(self, checkpoint_dir: Path, resume_from: str | None, progress: Any) -> None:
         """Load, train with evaluations, optionally test; fills the fields the record is built from."""
@@ -314,7 +324,7 @@ class _Job:
             use_cpu=not self.has_cuda,
             **training_arguments(spec.strategies),
         )
-        callbacks: list[Any] = [self.callback]
+        callbacks: list[Any] = [self.callback, *self.extra_callbacks]
         if early.enabled:
             callbacks.append(EarlyStoppingCallback(early.patience, early.threshold))
         if progress is not None:

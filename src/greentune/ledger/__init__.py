@@ -1,6 +1,6 @@
 """greentune.ledger: the only code that talks to MLflow (imported lazily)."""
 
-from greentune.ledger.mlflow_store import default_tracking_uri, read_runs, record_metrics, write_run
+from greentune.ledger.mlflow_store import default_tracking_uri, read_runs, record_metrics, reserve_run, write_run
 from greentune.ledger.record import (
     ComponentEnergy,
     InferFigures,
@@ -8,6 +8,12 @@ from greentune.ledger.record import (
     RunKind,
     RunRecord,
     ServingFootprint,
+    SweepBudget,
+    SweepFootprint,
+    SweepTrial,
+    TrialInfo,
+    TrialReport,
+    TrialStatus,
 )
 
 __all__ = [
@@ -17,8 +23,15 @@ __all__ = [
     "RunKind",
     "RunRecord",
     "ServingFootprint",
+    "SweepBudget",
+    "SweepFootprint",
+    "SweepTrial",
+    "TrialInfo",
+    "TrialReport",
+    "TrialStatus",
     "default_tracking_uri",
     "read_runs",
     "record_metrics",
+    "reserve_run",
     "write_run",
 ]

@@ -143,16 +143,20 @@ def write_run(
     params: dict[str, str] | None = None,
     extra_metrics: dict[str, float] | None = None,
     tracking_uri: str | None = None,
+    run_id: str | None = None,
 ) -> RunRecord:
-    """Store one run (any status) with its artifacts; returns the record with MLflow's run id."""
+    """Store one run (any status) with its artifacts; returns the record with MLflow's run id.
+
+    `run_id`: fill a run made earlier by `reserve_run` (a sweep whose trials name it as their parent).
+    """
     from mlflow.entities import Metric, Param, RunTag
 
     client, uri = _client(tracking_uri)
-    with _ledger_errors(uri):
-        experiment_id = _experiment_id(client, uri, record.experiment)
     start_ms = _epoch_ms(record.start_time)
-    run = client.create_run(experiment_id, start_time=start_ms, run_name=record.run_name)
-    run_id = run.info.run_id
+    if run_id is None:
+        with _ledger_errors(uri):
+            experiment_id = _experiment_id(client, uri, record.experiment)
+        run_id = client.create_run(experiment_id, start_time=start_ms, run_name=record.run_name).info.run_id
     stored = record.model_copy(update={"run_id": run_id})
 
     now_ms = int(time.time() * 1000)
@@ -191,6 +195,18 @@ def write_run(
     end_ms = start_ms + int(record.duration_s * 1000)
     client.set_terminated(run_id, status=record.status, end_time=end_ms)
     return stored
+
+
+def reserve_run(experiment: str, run_name: str, start_time: str, tracking_uri: str | None = None) -> str:
+    """Create an empty MLflow run now and return its id; `write_run(record, run_id=...)` fills it later.
+
+    `read_runs` skips it until then (it has no greentune tags yet).
+    """
+    client, uri = _client(tracking_uri)
+    with _ledger_errors(uri):
+        experiment_id = _experiment_id(client, uri, experiment)
+        run = client.create_run(experiment_id, start_time=_epoch_ms(start_time), run_name=run_name)
+    return str(run.info.run_id)
 
 
 # Reading is interactive: a wrong or unreachable server should fail in seconds, not after MLflow's

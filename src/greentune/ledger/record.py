@@ -239,6 +239,98 @@ class ServingFootprint(BaseModel):
     latency_ms_p95: float | None = None
 
 
+class TrialStatus(StrEnum):
+    """How a sweep trial ended."""
+
+    FINISHED = "finished"
+    PRUNED = "pruned"  # stopped early by ASHA
+    EXPLOITED = "exploited"  # PBT replaced its weights with a better trial's checkpoint
+    PAUSED = "paused"  # PBT paused it to share the machine; it resumes from its own checkpoint
+    FAILED = "failed"
+    STOPPED_BY_BUDGET = "stopped-by-budget"
+    STOPPED = "stopped"  # by the user or when the sweep ended
+
+
+class TrialReport(BaseModel):
+    """What a trial reported to the sweep after one evaluation; energy is cumulative since the trial began."""
+
+    model_config = ConfigDict(frozen=True)
+
+    epoch: float
+    energy_kwh: float
+    rouge1: float | None = None
+    eval_loss: float | None = None
+
+
+class TrialInfo(BaseModel):
+    """A fine-tuning run that is one trial (or one segment of a PBT trial) of a sweep."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trial_id: str
+    segment: int = Field(1, description="PBT: 2 and up for a trial resumed from a checkpoint")
+    status: TrialStatus
+    stopped_at_epoch: float | None = None
+    config: dict[str, Any] = Field(default_factory=dict, description="the searched spec keys and their values")
+    restored_from: str | None = Field(default=None, description="the checkpoint this segment started from")
+    reports: list[TrialReport] = Field(default_factory=list)
+
+
+class SweepTrial(BaseModel):
+    """One child run as the sweep's parent record lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    trial_id: str
+    segment: int
+    status: TrialStatus
+    energy_kwh: float
+    emissions_gco2eq: float
+    cost_usd: float | None
+    rouge1: float | None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepBudget(BaseModel):
+    """A sweep's budget and what it did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limit: float
+    unit: Literal["kWh", "gCO2eq", "USD"]
+    spent: float
+    reached: bool
+    trials_stopped: int = Field(description="running trials stopped when the measured total reached the limit")
+    trials_not_launched: int = Field(description="trials not started because their projected cost passed the limit")
+
+
+class SweepFootprint(BaseModel):
+    """The whole search's footprint: the parent record's energy_kwh = trials_kwh + idle_kwh."""
+
+    model_config = ConfigDict(frozen=True)
+
+    algorithm: str
+    scheduler: str
+    trials: list[SweepTrial] = Field(default_factory=list)
+    trials_kwh: float
+    idle_kwh: float = Field(description="measured while no trial ran: Ray start-up, workers starting, gaps")
+    idle_s: float
+    wasted_kwh: float = Field(description="energy of trials thrown away: pruned, exploited, failed, stopped")
+    wasted_share: float = Field(description="wasted_kwh / the sweep's total energy_kwh, 0-1")
+    target_rouge1: float | None = None
+    energy_to_target_kwh: float | None = Field(
+        default=None, description="energy spent until a trial first reported ROUGE-1 >= target (None: never)"
+    )
+    best_run_id: str | None = None
+    best_config: dict[str, Any] = Field(default_factory=dict)
+    best_rouge1: float | None = None
+    best_energy_kwh: float | None = Field(default=None, description="what the best configuration alone cost")
+    best_emissions_gco2eq: float | None = None
+    best_cost_usd: float | None = None
+    budgets: list[SweepBudget] = Field(default_factory=list)
+
+
 class RunRecord(BaseModel):
     """Everything greentune knows about one job."""
 
@@ -328,6 +420,9 @@ class RunRecord(BaseModel):
     def is_time_resolved(self) -> bool:
         """Whether the headline emissions came from an intensity series over the run's own time."""
         return not self.emissions_method.startswith(ANNUAL_AVERAGE_METHOD)
+
+    trial: TrialInfo | None = Field(default=None, description="a sweep's trial: its status, config and reports")
+    sweep: SweepFootprint | None = Field(default=None, description="a sweep (kind sweep): its trials and footprint")
 
     @property
     def energy_source(self) -> Source:

@@ -75,8 +75,8 @@ def _source(record: RunRecord) -> str:
     return text
 
 
-def footprint_section(record: RunRecord) -> str:
-    """The Markdown section between the greentune markers."""
+def footprint_section(record: RunRecord, search_lines: list[str] | None = None) -> str:
+    """The Markdown section between the greentune markers; `search_lines`: the sweep this run was a trial of."""
     sources = component_sources(record)
     components = ", ".join(
         f"{kind} {fmt.sig(kwh)} kWh ({sources[kind]})" for kind, kwh in energy_by_component_kwh(record).items()
@@ -124,6 +124,8 @@ def footprint_section(record: RunRecord) -> str:
             f"- {item.name}: {_value(item)} ({item.source}" + (f", {item.year})" if item.year else ")")
             for item in cited
         ]
+    if search_lines:
+        lines += ["", "### The search that produced it", "", *search_lines]
     lines.append(SECTION_END)
     return "\n".join(lines)
 
@@ -133,8 +135,11 @@ def _value(item: AccountingInput) -> str:
     return f"{number} {item.unit}".strip()
 
 
-def write_card(record: RunRecord, out_path: str | Path) -> Path:
-    """Write or update the model card at `out_path`; existing metadata and text are kept."""
+def write_card(record: RunRecord, out_path: str | Path, search_lines: list[str] | None = None) -> Path:
+    """Write or update the model card at `out_path`; existing metadata and text are kept.
+
+    `search_lines` (`greentune.report.sweep.card_search_lines`) state the whole sweep's footprint for a trial.
+    """
     import yaml
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -142,7 +147,7 @@ def write_card(record: RunRecord, out_path: str | Path) -> Path:
 
     path = Path(out_path)
     emissions = co2_eq_emissions(record)
-    section = footprint_section(record)
+    section = footprint_section(record, search_lines)
     if path.is_file():
         try:
             card = ModelCard.load(path)

@@ -21,14 +21,18 @@ def render(report: Report, records: list[RunRecord], fmt: Format) -> str:
     """`report` as an HTML page, Markdown or JSON; the HTML reads each run's meter log for its timeline."""
     if fmt == "json":
         return report.model_dump_json(indent=2) + "\n"
+    from greentune.report.sweep import sweep_html, sweep_markdown
+
     if fmt == "md":
         from greentune.report.markdown import render_markdown
 
-        return render_markdown(report)
+        return render_markdown(report) + sweep_markdown(records)
     from greentune.report.html import render_html
 
     timelines = {r.run_id: timeline for r in records if (timeline := read_timeline(r.artifact_dir)) is not None}
-    return render_html(report, timelines)
+    page = render_html(report, timelines)
+    end = page.rfind("</body>")
+    return page[:end] + sweep_html(records) + page[end:] if end != -1 else page
 
 
 def write_text(text: str, out_path: Path) -> Path:
