@@ -83,12 +83,12 @@ def build_report(
 ) -> Report:
     """Compare `records` against the baseline run (id or name; a sensible default when None).
 
-    Inference benchmarks (kind `infer`) and serving sessions (kind `serve`) get their own sections
-    instead of rows among the runs.
+    Inference benchmarks (kind `infer`), serving sessions (kind `serve`) and sweep parents (kind `sweep`,
+    whose energy is their trials' plus idle time) get their own sections instead of rows among the runs.
     """
     inference = inference_rows(records)
     serving = serving_rows(records)
-    records = [record for record in records if record.kind not in (RunKind.INFER, RunKind.SERVE)]
+    records = [record for record in records if record.kind not in (RunKind.INFER, RunKind.SERVE, RunKind.SWEEP)]
     all_notes = list(notes or [])
     base, baseline_notes = choose_baseline(records, baseline)
     all_notes += baseline_notes + rouge_notes(records) + method_notes(records)
