@@ -12,8 +12,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 Source = Literal["measured", "estimated"]
+
+
+class RunStatus(StrEnum):
+    """Where a job stands: the one list of statuses.
+
+    RUNNING, FINISHED, FAILED and KILLED are MLflow's own; LOST is greentune's
+    reading of a RUNNING run whose process is gone (SIGKILL, OOM, power loss).
+    """
+
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    LOST = "LOST"
 
 
 class RunKind(StrEnum):
@@ -110,6 +123,9 @@ class RunRecord(BaseModel):
         description="a carbon-aware run: mode, clock, plan, executed segments (start, end, steps, energy_kwh, "
         "emissions_gco2eq), realised_gco2eq vs counterfactual_gco2eq (run now), savings_pct",
     )
+
+    host: str | None = Field(default=None, description="machine the job ran on (hostname)")
+    pid: int | None = Field(default=None, description="process id of the job on that machine")
 
     @property
     def energy_source(self) -> Source:
