@@ -124,7 +124,7 @@ def test_read_only_output_folder(tmp_path: Path) -> None:
 
 def test_a_signal_before_the_command_starts_is_sent_to_it_once_it_does() -> None:
     # the window between starting the meter and Popen returning: Ctrl-C there must not orphan the child
-    from greentune.cli.measure import _SignalForwarder
+    from greentune.cli.measure_core import _SignalForwarder
 
     forwarder = _SignalForwarder()
     forwarder.install()
