@@ -69,15 +69,15 @@ def main() -> None:
     from rich.markup import escape
 
     # typer vendors its own click; its public BadParameter leads to the base classes it raises
-    _ClickException = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
-    _Abort = next(cls for cls in typer.Abort.__mro__ if cls.__name__ == "Abort")
+    click_exception: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    abort: Any = next(c for c in typer.Abort.__mro__ if c.__name__ == "Abort")
     console = Console(stderr=True, soft_wrap=True)
     try:
         exit_code = __getattr__("app")(standalone_mode=False)
     except GreentuneError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         sys.exit(2)
-    except _ClickException as error:
+    except click_exception as error:
         if type(error).__name__ == "NoArgsIsHelpError":
             error.show()
             sys.exit(0)
@@ -85,7 +85,7 @@ def main() -> None:
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         console.print(f"[red]error:[/red] {escape(error.format_message())}{escape(hint)}", highlight=False)
         sys.exit(error.exit_code)
-    except (_Abort, KeyboardInterrupt):
+    except (abort, KeyboardInterrupt):
         console.print("[yellow]interrupted[/yellow]")
         sys.exit(130)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)

@@ -34,13 +34,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from greentune.errors import GreentuneError
 from greentune.paths import DEFAULT_HOME
-
-if TYPE_CHECKING:
-    from greentune.meter import Scope
 
 USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output DIR] [--json] -- CMD ARGS…"
 WINDOW = "command"
@@ -112,8 +109,7 @@ def measure_command(request: MeasureRequest) -> int:
     executable = _resolve(request.command[0])
     default_dir = DEFAULT_HOME / f"measure-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     output_dir = _prepare_output(request.output or default_dir)
-    scope = cast("Scope", request.scope)
-    meter = Meter(interval_ms=request.interval_ms, log_path=output_dir / "meter.jsonl", scope=scope)
+    meter = Meter(interval_ms=request.interval_ms, log_path=output_dir / "meter.jsonl", scope=request.scope)
     forwarder = _SignalForwarder()
     forwarder.install()  # before meter.start(), so the meter's SIGTERM handler chains to ours
     try:

@@ -82,7 +82,11 @@ def run_command(
 
     follower = None
     if carbon_aware is None:
-        given = [name for name in _CARBON_AWARE_OPTIONS if context.get_parameter_source(name).name == "COMMANDLINE"]
+        given = [
+            name
+            for name in _CARBON_AWARE_OPTIONS
+            if getattr(context.get_parameter_source(name), "name", None) == "COMMANDLINE"
+        ]
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise GreentuneError(f"{flags} only apply to a carbon-aware run; add --carbon-aware fs|pr")

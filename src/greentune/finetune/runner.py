@@ -30,8 +30,11 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +61,8 @@ from greentune.ledger import (
     check_ledger,
     finish_run,
     mark_pending,
+    mark_synced,
+    reserve_record,
     save_record,
     start_run,
     touch_run,
@@ -153,6 +158,13 @@ def run(spec: ExperimentSpec, resume: bool = False, progress: Any = None, follow
         params=flatten(spec),
         tracking_uri=uri,
     )
+    try:  # room for the final record, taken now: a disk that fills up during training cannot lose it
+        reserve_record(begun, places.folder)
+    except OSError as error:
+        raise GreentuneError(
+            f"cannot write the run folder {places.folder}: {error.strerror}; free space or fix its permissions "
+            f"(the ledger shows run {begun.run_id} as RUNNING until then, LOST after)"
+        ) from None
 
     from greentune.finetune.callback import GreenCallback
 
@@ -197,42 +209,59 @@ def run(spec: ExperimentSpec, resume: bool = False, progress: Any = None, follow
 
 
 def _keep(record: RunRecord, outcome: Outcome, callback: GreenCallback, uri: str) -> RunRecord:
-    """Write the run's files, then the ledger; on a failed ledger write the record stays in the folder, marked."""
+    """Write the run's files, then the record (in its reserved bytes), then the ledger.
+
+    A file that cannot be written (a full disk) is named in the record's notes
+    and skipped; a failed ledger write leaves the record in the folder, marked
+    PENDING_SYNC, and becomes one line that says where it is.
+    """
     folder = Path(record.artifact_dir or ".")
+    measured = callback.summary().run
+    writes: list[tuple[str, Callable[[Path], None]]] = [
+        ("data_report.json", partial(_write_json, data=outcome.data_report))
+    ]
+    for name, predictions in (
+        ("predictions_validation.jsonl", outcome.validation_predictions),
+        ("predictions_test.jsonl", outcome.test_predictions),
+    ):
+        if predictions is not None:
+            writes.append((name, partial(_write_predictions, predictions=predictions)))
+    if measured is not None:
+        writes.append(
+            (
+                "emissions.csv",
+                partial(_write_emissions, measurement=measured, record=record, hardware=callback.meter.hardware),
+            )
+        )
+    not_written = []
+    for name, write in writes:
+        try:
+            write(folder / name)
+        except OSError as error:
+            not_written.append(f"{name} ({error.strerror})")
+    if callback.meter.log_error is not None:
+        not_written.append(f"meter.jsonl after {callback.meter.log_error.strerror}")
+    if not_written:
+        record = record.model_copy(update={"notes": [*record.notes, f"not written: {', '.join(not_written)}"]})
+    figures = f"{record.status}, {record.energy_kwh:.3g} kWh, {record.emissions_gco2eq:.3g} gCO2eq"
     try:
-        if outcome.data_report:
-            _write_file(folder / "data_report.json", json.dumps(outcome.data_report, indent=2))
-        for name, predictions in (
-            ("predictions_validation.jsonl", outcome.validation_predictions),
-            ("predictions_test.jsonl", outcome.test_predictions),
-        ):
-            if predictions is not None:
-                _write_predictions(folder / name, predictions)
-        measured = callback.summary().run
-        if measured is not None:
-            _write_emissions(folder / "emissions.csv", measured, record, callback.meter.hardware)
         save_record(record, folder)
     except OSError as error:
-        raise GreentuneError(
-            f"run {record.run_name} ended ({record.status}, {record.energy_kwh:.3g} kWh, "
-            f"{record.emissions_gco2eq:.3g} gCO2eq) but its folder {folder} cannot be written ({error.strerror}); "
-            "its RUNNING entry stays in the ledger; free space and run again"
-        ) from None
-    artifacts = sorted(path for path in folder.iterdir() if path.is_file() and not path.name.startswith("."))
+        kept = f"and {folder / 'run_record.json'} could not be written either ({error.strerror})"
+    else:
+        kept = f"its record is kept in {folder / 'run_record.json'}; run `greentune ledger sync` when the ledger works"
+    artifacts = sorted(path for path in folder.iterdir() if path.is_file() and path.name[0].isalnum())
     try:
-        return finish_run(record, artifacts, extra_metrics=_extra_metrics(outcome), tracking_uri=uri)
+        stored = finish_run(record, artifacts, extra_metrics=_extra_metrics(outcome), tracking_uri=uri)
     except GreentuneError as error:
-        try:
+        with suppress(OSError):
             mark_pending(folder, str(error))
-        except OSError:
-            pass  # the record itself is already in the folder; sync finds it by its marker only
-        message = (
-            f"run {record.run_name} ended ({record.status}) but the ledger write failed: {error}. "
-            f"Its record is kept in {folder / 'run_record.json'}; run `greentune ledger sync` when the ledger works"
-        )
-        if outcome.failure is None:
-            raise GreentuneError(message) from None
-        raise GreentuneError(f"{message} (the run itself failed first: {outcome.failure!r})") from None
+        first = f" (the run itself failed first: {type(outcome.failure).__name__})" if outcome.failure else ""
+        raise GreentuneError(
+            f"run {record.run_name} ended ({figures}){first} but the ledger write failed: {error} — {kept}"
+        ) from None
+    mark_synced(folder)
+    return stored
 
 
 def _prepare_places(spec: ExperimentSpec, home: Path, run_name: str, started: datetime, resume: bool) -> RunPlaces:
@@ -334,7 +363,7 @@ def build_record(inputs: RecordInputs) -> RunRecord:
         early_stopping_saved_kwh=summary.early_stopping_saved_kwh if spec.strategies.early_stopping.enabled else None,
         artifact_dir=str(inputs.folder.resolve()),
         accounting_inputs=[asdict(item) for item in accounting.inputs],
-        eval_history=list(outcome.eval_history),
+        eval_history=[{key: value for key, value in entry.items()} for entry in outcome.eval_history],
         data_report=outcome.data_report,
         notes=[*outcome.notes, *accounting.notes, f"model type {inputs.model_type}"],
         carbon_aware=inputs.carbon_aware,
@@ -528,7 +557,7 @@ def _trainer(
         eval_strategy=train.eval_strategy,
         eval_steps=train.eval_steps,
         save_strategy=train.eval_strategy if save and train.eval_strategy != "no" else ("epoch" if save else "no"),
-        save_steps=train.eval_steps,
+        save_steps=train.eval_steps or 500,  # Trainer's default; read only when saving by steps
         save_total_limit=1,
         # checkpoints kept only so early stopping can restore the best weights: no optimizer state
         save_only_model=not train.save_checkpoints,
@@ -684,7 +713,11 @@ def _whole_words(tokenizer: Any) -> list[str]:
     return sorted(word for word in tokenizer.get_vocab() if word.isalpha() and word.islower() and len(word) > 2)
 
 
-def _write_predictions(path: Path, predictions: Predictions) -> None:
+def _write_json(path: Path, *, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def _write_predictions(path: Path, *, predictions: Predictions) -> None:
     with path.open("w", encoding="utf-8") as file:
         for index, (reference, prediction) in enumerate(
             zip(predictions.split.targets, predictions.texts, strict=False)
@@ -692,7 +725,7 @@ def _write_predictions(path: Path, predictions: Predictions) -> None:
             file.write(json.dumps({"index": index, "reference": reference, "prediction": prediction}) + "\n")
 
 
-def _write_emissions(path: Path, measurement: Any, record: RunRecord, hardware: dict[str, Any]) -> None:
+def _write_emissions(path: Path, *, measurement: Any, record: RunRecord, hardware: dict[str, Any]) -> None:
     """The run window in CodeCarbon's emissions.csv schema, with the record's emissions."""
     from greentune.meter import write_codecarbon_csv
 

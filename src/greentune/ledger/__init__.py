@@ -11,7 +11,16 @@ from greentune.ledger.mlflow_store import (
     touch_run,
     write_run,
 )
-from greentune.ledger.pending import PendingRun, SyncResult, mark_pending, pending_runs, save_record, sync_pending
+from greentune.ledger.pending import (
+    PendingRun,
+    SyncResult,
+    mark_pending,
+    mark_synced,
+    pending_runs,
+    reserve_record,
+    save_record,
+    sync_pending,
+)
 from greentune.ledger.record import ComponentEnergy, PhaseFootprint, RunKind, RunRecord, RunStatus
 
 __all__ = [
@@ -26,9 +35,11 @@ __all__ = [
     "default_tracking_uri",
     "finish_run",
     "mark_pending",
+    "mark_synced",
     "pending_runs",
     "read_runs",
     "record_metrics",
+    "reserve_record",
     "run_exists",
     "save_record",
     "start_run",
