@@ -63,6 +63,7 @@ def test_ctrl_c_is_forwarded_and_the_partial_measurement_written(tmp_path: Path)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [GREENTUNE, "measure", "--interval-ms", "50", "--output", str(out), "--", "sleep", "30"],
+        start_new_session=True,  # no terminal: a SIGINT to measure alone is forwarded (see test_reliability_signals)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
