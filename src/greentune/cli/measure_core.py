@@ -158,8 +158,9 @@ def _write_csv(path: Path, measurement: Any, hardware: dict[str, Any]) -> tuple[
 
     try:
         return write_codecarbon_csv(path, [measurement], hardware=hardware), []
-    except OSError as error:
-        return None, [f"{path} ({error.strerror})"]
+    except GreentuneError as error:  # the writer's one line for an OSError
+        reason = error.__cause__.strerror if isinstance(error.__cause__, OSError) else str(error)
+        return None, [f"{path} ({reason})"]
 
 
 class _SignalForwarder:

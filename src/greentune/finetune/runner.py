@@ -239,6 +239,9 @@ def _keep(record: RunRecord, outcome: Outcome, callback: GreenCallback, uri: str
             write(folder / name)
         except OSError as error:
             not_written.append(f"{name} ({error.strerror})")
+        except GreentuneError as error:  # the CSV writer's one line for an OSError
+            cause = error.__cause__
+            not_written.append(f"{name} ({cause.strerror if isinstance(cause, OSError) else error})")
     if callback.meter.log_error is not None:
         not_written.append(f"meter.jsonl after {callback.meter.log_error.strerror}")
     if not_written:

@@ -2,9 +2,10 @@
 
 A job writes its RUNNING record at start and refreshes a heartbeat while it
 runs; its meter log (meter.jsonl in the run folder) is flushed at least every
-10 s. When the ledger is read, a RUNNING run is LOST if its process no longer
-exists on this machine, or — run elsewhere — if neither heartbeat nor meter
-log moved for `STALE_AFTER_S`. Its energy is the meter log's cumulative
+10 s. When the ledger is read, a RUNNING run whose folder holds a final
+record waiting for `greentune ledger sync` reads as that record; any other
+RUNNING run is LOST if its process no longer exists on this machine, or —
+run elsewhere — if neither heartbeat nor meter log moved for `STALE_AFTER_S`. Its energy is the meter log's cumulative
 counters at the last flush, accounted like any run.
 """
 
@@ -28,6 +29,9 @@ def settle_lost(record: RunRecord, heartbeat_unix_s: float | None, now_unix_s: f
     """``record`` as it is, or — a RUNNING run whose process is gone — as LOST with the energy its log holds."""
     if record.status != RunStatus.RUNNING:
         return record
+    kept = _kept_in_folder(record)
+    if kept is not None:
+        return kept
     log = _meter_log(record)
     last_seen = max([t for t in (heartbeat_unix_s, _last_time(log)) if t is not None], default=None)
     now = time.time() if now_unix_s is None else now_unix_s
@@ -44,6 +48,22 @@ def settle_lost(record: RunRecord, heartbeat_unix_s: float | None, now_unix_s: f
     return _with_logged_energy(record, log).model_copy(
         update={"status": RunStatus.LOST, "notes": [*record.notes, note]}
     )
+
+
+def _kept_in_folder(record: RunRecord) -> RunRecord | None:
+    """The final record a job left in its run folder when the ledger could not take it (PENDING_SYNC), if any."""
+    from greentune.ledger.pending import PENDING_MARKER, RECORD_ARTIFACT
+
+    if record.artifact_dir is None or not (Path(record.artifact_dir) / PENDING_MARKER).is_file():
+        return None
+    try:
+        kept = RunRecord.model_validate_json((Path(record.artifact_dir) / RECORD_ARTIFACT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if kept.status == RunStatus.RUNNING:
+        return None
+    note = "kept in its run folder, not yet in the ledger: run `greentune ledger sync`"
+    return kept.model_copy(update={"run_id": record.run_id, "notes": [*kept.notes, note]})
 
 
 def _alive(pid: int) -> bool:
