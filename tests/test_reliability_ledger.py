@@ -99,6 +99,46 @@ def test_eight_tiny_runs_at_once_on_a_new_ledger_are_all_recorded_and_readable(t
     assert all(f"run-{index}" in report.stdout for index in range(8))
 
 
+@pytest.mark.slow
+def test_concurrent_writers_through_an_mlflow_server_all_land(tmp_path: Path) -> None:
+    # the path README recommends for heavy parallel use: a tracking server (SQLite behind it here, offline)
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mlflow", "server"),
+            *("--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"),
+            *("--artifacts-destination", str(tmp_path / "artifacts")),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "mlflow server did not start"
+                time.sleep(1)
+        go = tmp_path / "go"
+        scripts = [WRITER.format(tests=TESTS, go=str(go), index=index, uri=uri) for index in range(4)]
+        results = _start_together(scripts, go)
+        assert [result.returncode for result in results] == [0] * 4, [r.stderr[-600:] for r in results]
+        records = read_runs(uri, experiment="concurrent")
+        assert sorted(record.run_name for record in records) == [f"writer-{index}" for index in range(4)]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def test_a_corrupt_ledger_fails_before_any_model_loads(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
     ledger.mkdir()
