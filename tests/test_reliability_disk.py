@@ -78,6 +78,7 @@ def test_measure_on_a_disk_that_fills_keeps_the_childs_exit_code(small_disk: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_a_run_whose_disk_fills_keeps_its_record_and_syncs_it_later(small_disk: Path, tmp_path: Path) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec_dict(small_disk, experiment="full")))

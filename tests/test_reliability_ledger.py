@@ -64,6 +64,7 @@ def test_eight_writers_at_once_on_a_new_sqlite_ledger_all_land(tmp_path: Path) -
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # eight trainings on a busy 2-core machine
 def test_eight_tiny_runs_at_once_on_a_new_ledger_are_all_recorded_and_readable(tmp_path: Path) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="eight")))
@@ -100,6 +101,7 @@ def test_eight_tiny_runs_at_once_on_a_new_ledger_are_all_recorded_and_readable(t
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_concurrent_writers_through_an_mlflow_server_all_land(tmp_path: Path) -> None:
     # the path README recommends for heavy parallel use: a tracking server (SQLite behind it here, offline)
     import urllib.request
@@ -202,6 +204,7 @@ run_tiny(Path({root!r}), experiment="sigkill", **{{"train.epochs": 500}})
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_a_sigkilled_run_is_lost_with_the_energy_of_its_last_flush(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT.format(tests=TESTS, root=str(tmp_path))],
