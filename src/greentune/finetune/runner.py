@@ -2,9 +2,9 @@
 
 `run()` reads top to bottom in the order things happen:
 
-1. checks that need no weights: the strategies can run here, the accounting
-   site resolves, and the ledger opens (a corrupt or unreachable ledger fails
-   in seconds, before any model loads);
+1. checks that need no weights: the ledger opens (a corrupt or unreachable
+   ledger fails in seconds, before torch is even imported), the strategies
+   can run here, the accounting site resolves;
 2. the run folder beside the ledger (`greentune.paths`): spec.yaml, then the
    RUNNING record in the ledger (refreshed by a heartbeat while it runs);
 3. `_execute` — inside the meter's `run` window: load model and data
@@ -140,6 +140,7 @@ def run(spec: ExperimentSpec, resume: bool = False, progress: Any = None, follow
     `follower` (a `carbon_aware.PlanFollower`) trains along a carbon-aware plan instead of in one go.
     """
     _prefer_passive_omp_wait()
+    uri = check_ledger(spec.ledger.tracking_uri)  # a broken ledger fails now, not after hours of training
     import torch
 
     has_cuda = torch.cuda.is_available()
@@ -147,7 +148,6 @@ def run(spec: ExperimentSpec, resume: bool = False, progress: Any = None, follow
     identity = identify_model(spec.model)
     warning = check_pretrained_dtype(spec.strategies, identity)
     site = _resolve_site(spec)
-    uri = check_ledger(spec.ledger.tracking_uri)  # a broken ledger fails now, not after hours of training
     run_name = spec.run_name()
     started = datetime.now(UTC)
     places = _prepare_places(spec, home_for(uri), run_name, started, resume)
