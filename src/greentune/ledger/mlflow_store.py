@@ -45,7 +45,7 @@ STATUS_TAG = "greentune.status"
 HEARTBEAT_TAG = "greentune.heartbeat_unix_s"
 _PARAM_VALUE_LIMIT = 6000
 _BATCH = 100  # MLflow accepts at most 100 params per log_batch call
-_LOCK_TIMEOUT_S = 300.0
+_LOCK_TIMEOUT_S = 900.0
 # back-off on a locked SQLite database, on top of SQLite's own 5 s busy wait per try: about 45 s in all
 _RETRY_DELAYS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -105,8 +105,20 @@ def _client(tracking_uri: str | None) -> tuple[Any, str]:
 
     _quiet_mlflow()  # importing mlflow sets its loggers back to INFO ("Creating initial MLflow database tables...")
     uri = tracking_uri or default_tracking_uri()
+    if _sqlite_file(uri) is not None:
+        _import_sqlite_store()
     with _ledger_errors(uri), _creation_lock(uri):
         return _retrying(MlflowClient, tracking_uri=uri), uri
+
+
+def _import_sqlite_store() -> None:
+    """Import what opening a SQLite store imports, before the lock is taken: on a busy machine these
+    imports take longer than the database work, and eight processes importing one after another under
+    the lock waited minutes (found by the eight-runs test)."""
+    import alembic.command
+    import alembic.config  # noqa: F401
+    import mlflow.store.db.utils
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def _retrying(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
