@@ -42,6 +42,7 @@ def _tree(root: Path, skip: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_a_traversal_run_name_changes_nothing_outside_the_ledger_folder(tmp_path: Path, monkeypatch) -> None:
     working = tmp_path / "a" / "b" / "cwd"
     working.mkdir(parents=True)
