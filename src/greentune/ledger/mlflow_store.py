@@ -64,7 +64,8 @@ def default_tracking_uri() -> str:
 def _quiet_mlflow() -> None:
     """MLflow and its alembic migrations log at INFO and warn about futures; the user needs none of it."""
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        # CRITICAL: MLflow logs a failed SQL write at ERROR with a 100-line traceback; our one line says it
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*[Mm][Ll]flow.*")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
@@ -141,7 +142,9 @@ def _ledger_errors(uri: str) -> Iterator[None]:
     except GreentuneError:
         raise
     except Exception as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        lines = str(error).strip().splitlines() or [""]
+        sqlite_cause = next((line for line in lines if "(sqlite3." in line), None)  # e.g. "database or disk is full"
+        message = sqlite_cause.split(")", 1)[-1].strip() if sqlite_cause else lines[0]
         raise GreentuneError(
             f"cannot open or write the ledger at {uri} ({type(error).__name__}: {message[:300]}); "
             "give a working tracking URI like sqlite:///path/mlflow.db or http://host:5000"
