@@ -47,7 +47,7 @@ def main() -> None:
             for spec in demo_specs(experiment=f"demo-seed-{seed}", tracking_uri=f"sqlite:///{folder}/mlflow.db"):
                 spec = spec.model_copy(update={"train": spec.train.model_copy(update={"seed": seed})})
                 started, cpu = time.monotonic(), cpu_seconds()
-                record = run(spec, runs_dir=Path(folder) / "runs")
+                record = run(spec)
                 rows.append(
                     {
                         "seed": seed,

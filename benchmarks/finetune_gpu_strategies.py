@@ -78,7 +78,7 @@ def measure(name: str, overrides: list[str], samples: int, folder: Path, setting
             f"ledger.run_name=bench-{name}",
         ],
     )
-    record = run(spec, runs_dir=folder / "runs")
+    record = run(spec)
     train = next(phase for phase in record.phases if phase.name == "train")
     trained_samples = (record.samples_per_s or 0.0) * train.duration_s
     gpu_kwh = sum(component.energy_kwh for component in record.components if component.name.startswith("gpu"))

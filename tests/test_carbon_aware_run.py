@@ -56,7 +56,7 @@ def _records(root: Path) -> dict[str, dict]:
 
 
 def _last_global_step(root: Path, run_name: str) -> int:
-    folder = root / "greentune-runs" / "checkpoints" / "carbon-aware" / run_name
+    folder = root / "ledger" / "checkpoints" / "carbon-aware" / run_name
     last = max(folder.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
     return json.loads((last / "trainer_state.json").read_text())["global_step"]
 

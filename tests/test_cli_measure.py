@@ -71,6 +71,7 @@ def test_ctrl_c_is_forwarded_and_the_partial_measurement_written(tmp_path: Path)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [GREENTUNE, "measure", "--interval-ms", "50", "--output", str(out), "--", "sleep", "30"],
+        start_new_session=True,  # no terminal: a SIGINT to measure alone is forwarded (see test_reliability_signals)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,7 +133,7 @@ def test_read_only_output_folder(tmp_path: Path) -> None:
 
 def test_a_signal_before_the_command_starts_is_sent_to_it_once_it_does() -> None:
     # the window between starting the meter and Popen returning: Ctrl-C there must not orphan the child
-    from greentune.cli.measure import _SignalForwarder
+    from greentune.cli.measure_core import _SignalForwarder
 
     forwarder = _SignalForwarder()
     forwarder.install()

@@ -154,7 +154,7 @@ def test_a_diverged_run_stays_readable_and_a_corrupt_record_is_one_line(tmp_path
     (record,) = json.loads(listed.output)
     assert record["run_name"] == "diverged" and record["eval_history"][0]["eval_loss"] is None  # NaN: JSON null
 
-    (stored,) = (tmp_path / "ledger").rglob("run_record.json")
+    (stored,) = (tmp_path / "ledger" / "artifacts").rglob("run_record.json")  # the ledger's copy, not the run folder's
     stored.write_text("{")
     broken = _greentune("runs", "--tracking-uri", tiny_tracking_uri(tmp_path), cwd=tmp_path)
     assert broken.returncode == 2
@@ -170,5 +170,5 @@ def test_an_unreachable_ledger_server_fails_in_one_line_without_minutes_of_retri
         port = probe.getsockname()[1]
     result = _greentune("runs", "--tracking-uri", f"http://127.0.0.1:{port}", cwd=tmp_path, timeout=90)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: cannot open the ledger at http://127.0.0.1:{port}")
+    assert result.stderr.startswith(f"error: cannot open or write the ledger at http://127.0.0.1:{port}")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -182,7 +182,7 @@ def test_a_terminated_run_is_recorded_as_killed(tmp_path: Path) -> None:
         [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 120
-    logs = tmp_path / "runs" / "runs"
+    logs = tmp_path / "ledger" / "runs"
     while time.monotonic() < deadline and process.poll() is None:
         if any('"name":"epoch-2"' in path.read_text() for path in logs.glob("*/meter.jsonl")):
             break
@@ -224,7 +224,7 @@ def test_the_gpu_shaped_example_runs_shrunk_on_cpu(tmp_path: Path) -> None:
             f"ledger.tracking_uri={tiny_tracking_uri(tmp_path)}",
         ],
     )
-    record = run(spec, runs_dir=tmp_path / "runs")
+    record = run(spec)
     assert record.status == "FINISHED" and record.dataset_name == "synthetic"
     assert "validate" in [phase.name for phase in record.phases]
     assert record.data_report["train"]["source"]["count"] == 16

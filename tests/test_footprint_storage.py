@@ -18,7 +18,7 @@ def test_storage_bytes_counts_files_once_and_skips_links(tmp_path: Path) -> None
 
 def test_a_run_records_the_bytes_of_its_checkpoints(tmp_path: Path) -> None:
     record = run_tiny(tmp_path, **{"train.save_checkpoints": True})
-    folder = tmp_path / "runs" / "checkpoints" / "tiny" / record.run_name
+    folder = tmp_path / "ledger" / "checkpoints" / "tiny" / record.run_name  # beside the SQLite ledger
     files = [path for path in folder.rglob("*") if path.is_file()]
     assert any(path.name == "model.safetensors" for path in files)
     assert record.storage_bytes == sum(path.stat().st_size for path in files)

@@ -124,6 +124,6 @@ def test_reading_a_ledger_that_does_not_exist_yet_creates_nothing(tmp_path: Path
 def test_a_ledger_that_cannot_be_opened_is_one_clear_error(uri: str) -> None:
     from greentune.errors import GreentuneError
 
-    with pytest.raises(GreentuneError, match="cannot open the ledger at") as raised:
+    with pytest.raises(GreentuneError, match="cannot open or write the ledger at") as raised:
         write_run(make_record(), tracking_uri=uri)
     assert "\n" not in str(raised.value)

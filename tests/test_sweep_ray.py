@@ -50,7 +50,7 @@ def test_asha_prunes_the_worse_trial_and_counts_its_energy(tmp_path: Path) -> No
             "scheduler": {"kind": "asha", "metric": "eval_loss", "grace_period": 1, "reduction_factor": 2},
         }
     )
-    parent = run_sweep(SweepRequest(sweep=sweep, runs_dir=tmp_path / "runs"))
+    parent = run_sweep(SweepRequest(sweep=sweep))
 
     records = read_runs(tracking_uri=tiny_tracking_uri(tmp_path), experiment="asha")
     [stored_parent] = [r for r in records if r.kind is RunKind.SWEEP]
@@ -94,7 +94,7 @@ def test_a_failing_trial_is_recorded_and_the_budget_stops_the_sweep(tmp_path: Pa
             "budget": {"kwh": 1e-9},
         }
     )
-    parent = run_sweep(SweepRequest(sweep=sweep, runs_dir=tmp_path / "runs"))
+    parent = run_sweep(SweepRequest(sweep=sweep))
 
     footprint = parent.sweep
     assert footprint is not None

@@ -83,7 +83,7 @@ def test_the_recipe_trains_through_the_token_budget_trainer(tmp_path: Path) -> N
     from tiny_models import tiny_spec
 
     spec = tiny_spec(tmp_path, **{"strategies.recipe": "frugal", "strategies.token_budget": 128})
-    record = run(spec, runs_dir=tmp_path / "runs")
+    record = run(spec)
     assert record.status == "FINISHED"
     assert record.strategies["label"] == "frugal+adamw-fused+tokens128+sdpa"
     assert (record.strategies["optimizer"], record.strategies["attention"]) == ("adamw-fused", "sdpa")

@@ -70,4 +70,4 @@ def run_tiny(root: Path, experiment: str = "tiny", resume: bool = False, **overr
     """Fine-tune the tiny model with the real runner; record under `root`; return the stored record."""
     from greentune.finetune import run
 
-    return run(tiny_spec(root, experiment, **overrides), resume=resume, runs_dir=root / "runs")
+    return run(tiny_spec(root, experiment, **overrides), resume=resume)

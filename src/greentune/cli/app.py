@@ -4,34 +4,53 @@ Each command lives in its own module under `greentune.cli` and is registered
 here. Command modules import only light packages at module level; heavy ones
 (torch, transformers, mlflow) are imported inside the command, so that
 `greentune estimate` or `greentune schedule` start fast.
+
+`app` is built on first use (PEP 562 module `__getattr__`): `main` serves a
+plain `greentune measure [options] -- CMD` without importing Typer or Rich at
+all, since every millisecond there is added to the measured command.
 """
 
 from __future__ import annotations
 
 import sys
-
-import typer
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from greentune.errors import GreentuneError
 
-app = typer.Typer(
-    name="greentune",
-    help="Measure, compare and shrink the energy, carbon and cost of fine-tuning summarization models.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+if TYPE_CHECKING:
+    import typer
 
 
-def _register() -> None:
+def _build_app() -> typer.Typer:
+    import typer
+
+    app = typer.Typer(
+        name="greentune",
+        help="Measure, compare and shrink the energy, carbon and cost of fine-tuning summarization models.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    _register(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        built = _build_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _register(app: typer.Typer) -> None:
     from greentune.cli import (
         badge,
         bench_infer,
         doctor,
         estimate,
         footprint,
+        ledger,
         measure,
         regions,
         report,
@@ -48,6 +67,7 @@ def _register() -> None:
     schedule.register(app)
     run.register(app)
     report.register(app)
+    ledger.register(app)
     footprint.register(app)
     badge.register(app)
     bench_infer.register(app)
@@ -55,23 +75,28 @@ def _register() -> None:
     sweep.register(app)
 
 
-_register()
-
-
-# typer vendors its own click; its public BadParameter leads to the base classes it raises
-_ClickException = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
-_Abort = next(cls for cls in typer.Abort.__mro__ if cls.__name__ == "Abort")
-
-
 def main() -> None:
     """Run the CLI. User errors (ours and click's usage errors) become one red line and exit code 2."""
+    if len(sys.argv) > 1 and sys.argv[1] == "measure":
+        from greentune.cli.measure_core import fast_main, parse_fast
+
+        request = parse_fast(sys.argv[2:])
+        if request is not None:
+            sys.exit(fast_main(request))
+    import typer
+    from rich.console import Console
+    from rich.markup import escape
+
+    # typer vendors its own click; its public BadParameter leads to the base classes it raises
+    click_exception: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    abort: Any = next(c for c in typer.Abort.__mro__ if c.__name__ == "Abort")
     console = Console(stderr=True, soft_wrap=True)
     try:
-        exit_code = app(standalone_mode=False)
+        exit_code = __getattr__("app")(standalone_mode=False)
     except GreentuneError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         sys.exit(2)
-    except _ClickException as error:
+    except click_exception as error:
         if type(error).__name__ == "NoArgsIsHelpError":
             error.show()
             sys.exit(0)
@@ -79,7 +104,11 @@ def main() -> None:
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         console.print(f"[red]error:[/red] {escape(error.format_message())}{escape(hint)}", highlight=False)
         sys.exit(error.exit_code)
-    except (_Abort, KeyboardInterrupt):
+    except (abort, KeyboardInterrupt):
         console.print("[yellow]interrupted[/yellow]")
         sys.exit(130)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

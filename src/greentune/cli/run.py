@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from greentune.errors import GreentuneError
@@ -86,7 +87,11 @@ def run_command(
 
     follower = None
     if carbon_aware is None:
-        given = [name for name in _CARBON_AWARE_OPTIONS if context.get_parameter_source(name).name == "COMMANDLINE"]
+        given = [
+            name
+            for name in _CARBON_AWARE_OPTIONS
+            if getattr(context.get_parameter_source(name), "name", None) == "COMMANDLINE"
+        ]
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise GreentuneError(f"{flags} only apply to a carbon-aware run; add --carbon-aware fs|pr")
@@ -203,17 +208,25 @@ def runs_command(
         None, "--tracking-uri", help="MLflow store; default greentune-runs/mlflow.db"
     ),
 ) -> None:
-    """List the recorded runs: ROUGE, time, energy, carbon and cost of each."""
-    from greentune.ledger import default_tracking_uri, read_runs
+    """List the recorded runs and their status (LOST: the process died): ROUGE, time, energy, carbon and cost."""
+    from greentune.ledger import default_tracking_uri, pending_runs, read_runs
 
-    records = read_runs(tracking_uri=tracking_uri, experiment=experiment)
+    uri = tracking_uri or default_tracking_uri()
+    records = read_runs(tracking_uri=uri, experiment=experiment)
+    pending = pending_runs(uri)
+    if pending:  # on stderr, so that --json stays one JSON document
+        Console(stderr=True, soft_wrap=True, highlight=False).print(
+            f"[yellow]{len(pending)} finished run(s) are not in the ledger yet[/yellow] "
+            f"(their records wait in {', '.join(escape(str(p.folder)) for p in pending[:3])}"
+            f"{' …' if len(pending) > 3 else ''}); run `greentune ledger sync`"
+        )
     if as_json:
         typer.echo(json.dumps([record.model_dump(mode="json") for record in records], indent=2))
         return
     if not records:
         where = f"experiment '{experiment}' of the ledger" if experiment else "the ledger"
         console.print(
-            f"no runs in {where} at {tracking_uri or default_tracking_uri()}; try `greentune demo` or `greentune run SPEC.yaml`",
+            f"no runs in {where} at {uri}; try `greentune demo` or `greentune run SPEC.yaml`",
             highlight=False,
             soft_wrap=True,
         )

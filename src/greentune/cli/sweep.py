@@ -34,7 +34,9 @@ def sweep_command(
     budget_gco2: float | None = typer.Option(None, "--budget-gco2", help="stop the sweep at this much gCO2eq"),
     budget_usd: float | None = typer.Option(None, "--budget-usd", help="stop the sweep at this cost in USD"),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray)"),
-    runs_dir: Path = typer.Option(Path("greentune-runs"), "--runs-dir", help="checkpoints, artifacts, Ray results"),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="the sweep's own folder and Ray's results (default: beside the ledger)"
+    ),
 ) -> None:
     """Search hyperparameters on Ray Tune: every trial a child run with its energy, carbon and cost; the whole search's footprint in a parent run."""
     from greentune.sweep.spec import load_sweep

@@ -9,21 +9,56 @@ one `GreentuneError` line.
 
 from __future__ import annotations
 
+import json
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from greentune.errors import GreentuneError
 from greentune.meter.sensor import Scope
 
 BUILTIN_MODEL = "minilm-bert2bert"
 BUILTIN_DATASET = "aclsum"
+MAX_SPEC_BYTES = 1_000_000  # a spec is a few kB; this bounds what a hostile file can make us read
+MAX_OVERRIDE_KEYS = 100
+MAX_OVERRIDES_JSON_CHARS = 20_000
 
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML's true/false is a bool, not 1/0: refused where the field takes no bool."""
+        field_name = info.field_name
+        if (
+            isinstance(value, bool)
+            and field_name is not None
+            and not _takes_bool(cls.model_fields[field_name].annotation)
+        ):
+            raise ValueError("expected a number or a word, not true/false")
+        return value
+
+
+def _takes_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_takes_bool(arg) for arg in typing.get_args(annotation))
+    return False
 
 
 class ModelConfig(_Config):
@@ -33,6 +68,20 @@ class ModelConfig(_Config):
     random_init: bool = Field(False, description="build the architecture from its config, without pretrained weights")
     config_overrides: dict[str, Any] = Field(default_factory=dict, description="applied to the model config")
     tokenizer: str | None = Field(None, description="tokenizer name or path when it differs from the model's")
+
+    @field_validator("config_overrides")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Config overrides are a few numbers and words: at most 100 keys and 20 000 characters as JSON."""
+        if len(value) > MAX_OVERRIDE_KEYS:
+            raise ValueError(f"at most {MAX_OVERRIDE_KEYS} keys, got {len(value)}")
+        try:
+            size = len(json.dumps(value))
+        except (TypeError, ValueError):
+            raise ValueError("values must be numbers, words, true/false, lists or mappings of them") from None
+        if size > MAX_OVERRIDES_JSON_CHARS:
+            raise ValueError(f"at most {MAX_OVERRIDES_JSON_CHARS} characters as JSON, got {size}")
+        return value
 
 
 class DataConfig(_Config):
@@ -202,8 +251,16 @@ class LedgerConfig(_Config):
     """Where runs are recorded."""
 
     tracking_uri: str | None = Field(None, description="None: sqlite:///greentune-runs/mlflow.db")
-    experiment: str = "greentune"
-    run_name: str | None = None
+    experiment: str = Field("greentune", min_length=1, max_length=200)
+    run_name: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("experiment", "run_name")
+    @classmethod
+    def _printable_name(cls, value: str | None) -> str | None:
+        """Names show in tables, reports and model cards: no control characters (newlines, tabs)."""
+        if value is not None and any(not character.isprintable() for character in value):
+            raise ValueError("must be printable text on one line (no newline, tab or control character)")
+        return value
 
 
 class ExperimentSpec(_Config):
@@ -272,7 +329,10 @@ def load_spec(path: Path | None, overrides: list[str] | None = None) -> Experime
         if not path.is_file():
             raise GreentuneError(f"spec file {path} not found; give the path of a YAML spec")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            size = path.stat().st_size
+            if size > MAX_SPEC_BYTES:
+                raise GreentuneError(f"spec file {path} is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")
+            raw = _load_yaml(path.read_text(encoding="utf-8")) or {}
         except OSError as error:
             raise GreentuneError(f"cannot read spec file {path}: {error.strerror}") from None
         except (UnicodeDecodeError, yaml.YAMLError) as error:
@@ -309,7 +369,7 @@ def apply_override(raw: dict[str, Any], override: str) -> dict[str, Any]:
     if not sep or not key.strip():
         raise GreentuneError(f"--set '{override}' must look like key=value, e.g. strategies.precision=bf16")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = _load_yaml(text) if text.strip() else None
     except yaml.YAMLError:  # e.g. '[' or '@org/model': validation then says what the key expects
         value = text
     updated = _deep_copy(raw)
@@ -324,6 +384,22 @@ def apply_override(raw: dict[str, Any], override: str) -> dict[str, Any]:
         node = child
     node[parts[-1]] = value
     return updated
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*name` can multiply a small file into gigabytes (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in a spec; write the value out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
 
 
 def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:

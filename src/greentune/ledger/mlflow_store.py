@@ -9,6 +9,14 @@ what `read_runs` reads back; run id and status come from MLflow itself.
 The default store is a SQLite file, greentune-runs/mlflow.db, with artifacts in
 greentune-runs/artifacts/ beside it: `mlflow ui --backend-store-uri <uri>`
 shows the same runs.
+
+Concurrency: any number of processes may write one SQLite ledger. Creating
+the store (MLflow's schema set-up) and experiments happens under a file lock
+beside the database; every call is retried with growing pauses while SQLite
+reports the database locked. For heavy parallel use an MLflow server (with
+PostgreSQL behind it) is the better ledger. A job writes its record twice:
+RUNNING at its start (`start_run`, with a heartbeat tag it refreshes with
+`touch_run`) and complete at its end (`finish_run`).
 """
 
 from __future__ import annotations
@@ -16,23 +24,33 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
+import sqlite3
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from greentune.errors import GreentuneError
-from greentune.ledger.record import RunRecord
+from greentune.ledger.record import RunRecord, RunStatus
+from greentune.paths import DEFAULT_HOME
 
-DEFAULT_DIR = Path("greentune-runs")
 RECORD_ARTIFACT = "run_record.json"
+STATUS_TAG = "greentune.status"
+HEARTBEAT_TAG = "greentune.heartbeat_unix_s"
 _PARAM_VALUE_LIMIT = 6000
 _BATCH = 100  # MLflow accepts at most 100 params per log_batch call
+_LOCK_TIMEOUT_S = 900.0
+# back-off on a locked SQLite database, on top of SQLite's own 5 s busy wait per try: about 45 s in all
+_RETRY_DELAYS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def default_tracking_uri() -> str:
@@ -40,17 +58,46 @@ def default_tracking_uri() -> str:
     configured = os.environ.get("GREENTUNE_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
     if configured:
         return configured
-    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+    return f"sqlite:///{(DEFAULT_HOME / 'mlflow.db').resolve()}"
 
 
 def _quiet_mlflow() -> None:
     """MLflow and its alembic migrations log at INFO and warn about futures; the user needs none of it."""
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        # CRITICAL: MLflow logs a failed SQL write at ERROR with a 100-line traceback; our one line says it
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*[Mm][Ll]flow.*")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+@contextmanager
+def _creation_lock(uri: str) -> Iterator[None]:
+    """Hold `<db>.lock` (a `filelock.FileLock`) while a SQLite store is created or migrated, or an experiment made.
+
+    MLflow sets up its schema when a client first opens the file; two processes
+    doing that at once race (duplicate tables, a half-migrated database).
+    """
+    database = _sqlite_file(uri)
+    if database is None:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(f"{database}.lock", timeout=_LOCK_TIMEOUT_S):
+            yield
+    except Timeout:
+        raise GreentuneError(
+            f"waited {_LOCK_TIMEOUT_S:.0f} s for {database}.lock held by another greentune process; "
+            "if none is running, delete that file"
+        ) from None
 
 
 def _client(tracking_uri: str | None) -> tuple[Any, str]:
@@ -59,39 +106,74 @@ def _client(tracking_uri: str | None) -> tuple[Any, str]:
 
     _quiet_mlflow()  # importing mlflow sets its loggers back to INFO ("Creating initial MLflow database tables...")
     uri = tracking_uri or default_tracking_uri()
-    with _ledger_errors(uri):
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return MlflowClient(tracking_uri=uri), uri
+    if _sqlite_file(uri) is not None:
+        _import_sqlite_store()
+    with _ledger_errors(uri), _creation_lock(uri):
+        return _retrying(MlflowClient, tracking_uri=uri), uri
+
+
+def _import_sqlite_store() -> None:
+    """Import what opening a SQLite store imports, before the lock is taken: on a busy machine these
+    imports take longer than the database work, and eight processes importing one after another under
+    the lock waited minutes (found by the eight-runs test)."""
+    import alembic.command
+    import alembic.config  # noqa: F401
+    import mlflow.store.db.utils
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+
+def _retrying(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``call(*args, **kwargs)``, tried again with growing pauses while SQLite says the database is locked."""
+    for delay_s in (*_RETRY_DELAYS_S, None):
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:
+            if delay_s is None or "is locked" not in str(error):
+                raise
+            time.sleep(delay_s * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
 
 
 @contextmanager
 def _ledger_errors(uri: str) -> Iterator[None]:
-    """A store that cannot be opened becomes one line; MLflow and SQLAlchemy raise many types for it."""
+    """A store that cannot be opened or written becomes one line; MLflow and SQLAlchemy raise many types for it."""
     try:
         yield
     except GreentuneError:
         raise
     except Exception as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        lines = str(error).strip().splitlines() or [""]
+        sqlite_cause = next((line for line in lines if "(sqlite3." in line), None)  # e.g. "database or disk is full"
+        message = sqlite_cause.split(")", 1)[-1].strip() if sqlite_cause else lines[0]
         raise GreentuneError(
-            f"cannot open the ledger at {uri} ({type(error).__name__}: {message}); "
-            "give a tracking URI like sqlite:///path/mlflow.db or http://host:5000"
+            f"cannot open or write the ledger at {uri} ({type(error).__name__}: {message[:300]}); "
+            "give a working tracking URI like sqlite:///path/mlflow.db or http://host:5000"
         ) from None
+
+
+def check_ledger(tracking_uri: str | None = None) -> str:
+    """Open the ledger (creating a new SQLite one) and read from it; a broken one fails here in seconds.
+
+    Called before a job starts, so that a corrupt or unreachable ledger is
+    found before any model loads. Returns the URI.
+    """
+    client, uri = _client(tracking_uri)
+    with _ledger_errors(uri):
+        _retrying(client.search_experiments, max_results=1)
+    return uri
 
 
 def _artifact_location(uri: str) -> str | None:
     """Artifacts beside a SQLite file; the server's default otherwise."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+    database = _sqlite_file(uri)
+    return None if database is None else (database.parent / "artifacts").resolve().as_uri()
 
 
 def _experiment_id(client: Any, uri: str, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=_artifact_location(uri))
+        return str(experiment.experiment_id)
+    return str(client.create_experiment(name, artifact_location=_artifact_location(uri)))
 
 
 def record_metrics(record: RunRecord) -> dict[str, float]:
@@ -137,6 +219,89 @@ def _key(name: str) -> str:
     return re.sub(r"[^\w.\- /]", "_", name)
 
 
+def start_run(record: RunRecord, params: dict[str, str] | None = None, tracking_uri: str | None = None) -> RunRecord:
+    """Create the MLflow run with the record as it stands (status RUNNING at a job's start); returns it with its id."""
+    client, uri = _client(tracking_uri)
+    with _ledger_errors(uri):
+        with _creation_lock(uri):  # two processes creating the same experiment would collide
+            experiment_id = _retrying(_experiment_id, client, uri, record.experiment)
+        run = _retrying(
+            client.create_run, experiment_id, start_time=_epoch_ms(record.start_time), run_name=record.run_name
+        )
+    return _log_params(record.model_copy(update={"run_id": run.info.run_id}), params, tracking_uri)
+
+
+def _log_params(stored: RunRecord, params: dict[str, str] | None, tracking_uri: str | None) -> RunRecord:
+    """Params, tags and the record artifact of a run that exists in the ledger."""
+    from mlflow.entities import Param
+
+    client, uri = _client(tracking_uri)
+    param_list = [Param(key, str(value)[:_PARAM_VALUE_LIMIT]) for key, value in (params or {}).items()]
+    with _ledger_errors(uri):
+        for start in range(0, max(len(param_list), 1), _BATCH):
+            batch = param_list[start : start + _BATCH]
+            _retrying(client.log_batch, stored.run_id, params=batch, tags=_tags(stored))
+        _log_record_artifact(client, stored)
+    return stored
+
+
+def touch_run(run_id: str, tracking_uri: str | None = None) -> None:
+    """Refresh a RUNNING run's heartbeat (Unix seconds in the tag greentune.heartbeat_unix_s)."""
+    client, uri = _client(tracking_uri)
+    with _ledger_errors(uri):
+        _retrying(client.set_tag, run_id, HEARTBEAT_TAG, f"{time.time():.0f}")
+
+
+def run_exists(run_id: str, tracking_uri: str | None = None) -> bool:
+    """Whether the ledger holds a run with this id."""
+    client, uri = _client(tracking_uri)
+    try:
+        client.get_run(run_id)
+    except Exception as error:  # MlflowException RESOURCE_DOES_NOT_EXIST; anything else is a broken ledger
+        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(error, "error_code", "")) or "not found" in str(error).lower():
+            return False
+        with _ledger_errors(uri):
+            raise
+    return True
+
+
+def finish_run(
+    record: RunRecord,
+    artifacts: Iterable[Path] = (),
+    extra_metrics: dict[str, float] | None = None,
+    tracking_uri: str | None = None,
+) -> RunRecord:
+    """Complete the run ``record.run_id`` (made by `start_run`): metrics, tags, record, artifacts, final status."""
+    from mlflow.entities import Metric
+
+    client, uri = _client(tracking_uri)
+    now_ms = int(time.time() * 1000)
+    metrics = [
+        Metric(key, value, now_ms, 0) for key, value in {**record_metrics(record), **(extra_metrics or {})}.items()
+    ]
+    for entry in record.eval_history:
+        step = round((entry.get("epoch") or 0) * 1000)  # MLflow steps are integers: epoch × 1000
+        metrics.extend(
+            Metric(f"eval.{key}", float(value), now_ms, step)
+            for key, value in entry.items()
+            if key != "epoch" and value is not None
+        )
+    with _ledger_errors(uri):
+        for start in range(0, max(len(metrics), 1), _BATCH):
+            batch = metrics[start : start + _BATCH]
+            tags = _tags(record) if start == 0 else []
+            _retrying(client.log_batch, record.run_id, metrics=batch, tags=tags)
+        _log_record_artifact(client, record)
+        for path in artifacts:
+            if path.is_dir():
+                _retrying(client.log_artifacts, record.run_id, str(path), artifact_path=path.name)
+            elif path.is_file():
+                _retrying(client.log_artifact, record.run_id, str(path))
+        end_ms = _epoch_ms(record.start_time) + int(record.duration_s * 1000)
+        _retrying(client.set_terminated, record.run_id, status=record.status.value, end_time=end_ms)
+    return record
+
+
 def write_run(
     record: RunRecord,
     artifacts: Iterable[Path] = (),
@@ -145,56 +310,36 @@ def write_run(
     tracking_uri: str | None = None,
     run_id: str | None = None,
 ) -> RunRecord:
-    """Store one run (any status) with its artifacts; returns the record with MLflow's run id.
+    """Store one finished job (any status) in one go; returns the record with MLflow's run id.
 
     `run_id`: fill a run made earlier by `reserve_run` (a sweep whose trials name it as their parent).
     """
-    from mlflow.entities import Metric, Param, RunTag
-
-    client, uri = _client(tracking_uri)
-    start_ms = _epoch_ms(record.start_time)
     if run_id is None:
-        with _ledger_errors(uri):
-            experiment_id = _experiment_id(client, uri, record.experiment)
-        run_id = client.create_run(experiment_id, start_time=start_ms, run_name=record.run_name).info.run_id
-    stored = record.model_copy(update={"run_id": run_id})
+        stored = start_run(record, params, tracking_uri)
+    else:
+        stored = _log_params(record.model_copy(update={"run_id": run_id}), params, tracking_uri)
+    return finish_run(stored, artifacts, extra_metrics, tracking_uri)
 
-    now_ms = int(time.time() * 1000)
-    metrics = [
-        Metric(key, value, now_ms, 0) for key, value in {**record_metrics(record), **(extra_metrics or {})}.items()
-    ]
-    for entry in record.eval_history:
-        step = round(entry.get("epoch", 0) * 1000)  # MLflow steps are integers: epoch × 1000
-        metrics.extend(
-            Metric(f"eval.{key}", float(value), now_ms, step) for key, value in entry.items() if key != "epoch"
-        )
-    param_list = [Param(key, str(value)[:_PARAM_VALUE_LIMIT]) for key, value in (params or {}).items()]
-    tags = [
-        RunTag("greentune.status", record.status),
+
+def _tags(record: RunRecord) -> list[Any]:
+    from mlflow.entities import RunTag
+
+    return [
+        RunTag(STATUS_TAG, record.status.value),
+        RunTag(HEARTBEAT_TAG, f"{time.time():.0f}"),
+        RunTag("greentune.kind", record.kind.value),
         RunTag("greentune.hardware", record.hardware),
         RunTag("greentune.energy_source", record.energy_source),
         RunTag("greentune.model", record.model_name),
         RunTag("greentune.dataset", record.dataset_name),
     ]
-    for start in range(0, max(len(metrics), len(param_list), 1), _BATCH):
-        client.log_batch(
-            run_id,
-            metrics=metrics[start : start + _BATCH],
-            params=param_list[start : start + _BATCH],
-            tags=tags if start == 0 else [],
-        )
+
+
+def _log_record_artifact(client: Any, record: RunRecord) -> None:
     with tempfile.TemporaryDirectory() as folder:
         record_path = Path(folder) / RECORD_ARTIFACT
-        record_path.write_text(stored.model_dump_json(indent=2))
-        client.log_artifact(run_id, str(record_path))
-    for path in artifacts:
-        if path.is_dir():
-            client.log_artifacts(run_id, str(path), artifact_path=path.name)
-        elif path.is_file():
-            client.log_artifact(run_id, str(path))
-    end_ms = start_ms + int(record.duration_s * 1000)
-    client.set_terminated(run_id, status=record.status, end_time=end_ms)
-    return stored
+        record_path.write_text(record.model_dump_json(indent=2))
+        _retrying(client.log_artifact, record.run_id, str(record_path))
 
 
 def reserve_run(experiment: str, run_name: str, start_time: str, tracking_uri: str | None = None) -> str:
@@ -204,8 +349,9 @@ def reserve_run(experiment: str, run_name: str, start_time: str, tracking_uri: s
     """
     client, uri = _client(tracking_uri)
     with _ledger_errors(uri):
-        experiment_id = _experiment_id(client, uri, experiment)
-        run = client.create_run(experiment_id, start_time=_epoch_ms(start_time), run_name=run_name)
+        with _creation_lock(uri):
+            experiment_id = _retrying(_experiment_id, client, uri, experiment)
+        run = _retrying(client.create_run, experiment_id, start_time=_epoch_ms(start_time), run_name=run_name)
     return str(run.info.run_id)
 
 
@@ -227,15 +373,36 @@ def _impatient_http() -> Iterator[None]:
 
 
 def read_runs(tracking_uri: str | None = None, experiment: str | None = None) -> list[RunRecord]:
-    """Every greentune run in the ledger (of one experiment when named), oldest first."""
+    """Every greentune run in the ledger (of one experiment when named), oldest first.
+
+    A RUNNING run whose process is gone reads as LOST, with the energy its meter log holds (see `ledger.lost`).
+    """
     uri = tracking_uri or default_tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    database = _sqlite_file(uri)
+    if database is not None and not _has_mlflow_tables(database):
         return []  # nothing recorded yet; reading creates no store
     with _impatient_http():
         return _read_runs(uri, experiment)
 
 
+def _has_mlflow_tables(database: Path) -> bool:
+    """Whether ``database`` is an MLflow SQLite store; opened read-only, so a missing or empty file stays as it is."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return False
+    try:
+        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as error:
+        raise GreentuneError(
+            f"the ledger {database} is not a readable SQLite database ({error}); "
+            "restore it from a backup or point --tracking-uri at another ledger"
+        ) from None
+    return "runs" in names and "experiments" in names
+
+
 def _read_runs(uri: str, experiment: str | None) -> list[RunRecord]:
+    from greentune.ledger.lost import settle_lost
+
     client, uri = _client(uri)
     with _ledger_errors(uri):
         if experiment is not None:
@@ -247,7 +414,7 @@ def _read_runs(uri: str, experiment: str | None) -> list[RunRecord]:
         return []
     records: list[RunRecord] = []
     page_token = None
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, _ledger_errors(uri):
         while True:
             page = client.search_runs(
                 experiment_ids, order_by=["attributes.start_time ASC"], max_results=1000, page_token=page_token
@@ -255,7 +422,8 @@ def _read_runs(uri: str, experiment: str | None) -> list[RunRecord]:
             for run in page:
                 record = _read_record(client, run, Path(folder))
                 if record is not None:
-                    records.append(record)
+                    heartbeat = run.data.tags.get(HEARTBEAT_TAG)
+                    records.append(settle_lost(record, float(heartbeat) if heartbeat else None))
             page_token = page.token
             if not page_token:
                 break
@@ -264,7 +432,7 @@ def _read_runs(uri: str, experiment: str | None) -> list[RunRecord]:
 
 def _read_record(client: Any, run: Any, folder: Path) -> RunRecord | None:
     """The record JSON of one run, with MLflow's id and status; None for runs greentune did not write."""
-    if "greentune.status" not in run.data.tags:
+    if STATUS_TAG not in run.data.tags:
         return None
     try:
         local = client.download_artifacts(run.info.run_id, RECORD_ARTIFACT, str(folder))
@@ -273,9 +441,8 @@ def _read_record(client: Any, run: Any, folder: Path) -> RunRecord | None:
     try:
         data: dict[str, Any] = json.loads(Path(local).read_text(encoding="utf-8"))
         data["run_id"] = run.info.run_id
-        data["status"] = (
-            run.info.status if run.info.status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else data["status"]
-        )
+        if run.info.status in RunStatus.__members__:
+            data["status"] = run.info.status
         return RunRecord.model_validate(data)
     except (ValueError, TypeError, KeyError) as error:  # bad JSON or UTF-8, or a record that does not validate
         detail = "; ".join(str(error).strip().splitlines()[:2]) or type(error).__name__

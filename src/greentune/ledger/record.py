@@ -14,10 +14,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from greentune.schedule.choices import ClockKind, Mode
 
-RunStatus = Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
 Source = Literal["measured", "estimated"]
 IntensityKind = Literal["average", "marginal"]
 ANNUAL_AVERAGE_METHOD = "annual average"
+
+
+class RunStatus(StrEnum):
+    """Where a job stands: the one list of statuses.
+
+    RUNNING, FINISHED, FAILED and KILLED are MLflow's own; LOST is greentune's
+    reading of a RUNNING run whose process is gone (SIGKILL, OOM, power loss).
+    """
+
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    LOST = "LOST"
 
 
 class RunKind(StrEnum):
@@ -423,6 +436,9 @@ class RunRecord(BaseModel):
 
     trial: TrialInfo | None = Field(default=None, description="a sweep's trial: its status, config and reports")
     sweep: SweepFootprint | None = Field(default=None, description="a sweep (kind sweep): its trials and footprint")
+
+    host: str | None = Field(default=None, description="machine the job ran on (hostname)")
+    pid: int | None = Field(default=None, description="process id of the job on that machine")
 
     @property
     def energy_source(self) -> Source:

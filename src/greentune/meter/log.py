@@ -30,6 +30,7 @@ class JsonlLog:
             message = f"cannot write the meter log {path}: {error.strerror}; choose a writable path"
             raise GreentuneError(message) from error
         self._pending: list[str] = []
+        self.error: OSError | None = None  # the first write that failed (disk full, read-only); later ones are skipped
         # re-entrant: a SIGTERM handler may flush while the main thread is inside `append`
         self._lock = threading.RLock()
 
@@ -40,22 +41,35 @@ class JsonlLog:
             self._pending.append(line)
 
     def flush(self, sync: bool = False) -> None:
-        """Write queued records; with ``sync``, also fsync so they survive a machine crash."""
+        """Write queued records; with ``sync``, also fsync so they survive a machine crash.
+
+        A write that fails (a full disk, a folder gone read-only) is kept in
+        ``error`` instead of raised: the measurement goes on in memory, and
+        the records of the failed and later flushes are dropped.
+        """
         with self._lock:
             if self._file.closed:
                 return
             lines, self._pending = self._pending, []
-            if lines:
-                self._file.write("".join(lines))
-            self._file.flush()
-            if sync:
-                os.fsync(self._file.fileno())
+            if self.error is not None:
+                return
+            try:
+                if lines:
+                    self._file.write("".join(lines))
+                self._file.flush()
+                if sync:
+                    os.fsync(self._file.fileno())
+            except OSError as error:
+                self.error = error
 
     def close(self) -> None:
         """Flush, fsync and close."""
         with self._lock:
             self.flush(sync=True)
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as error:  # the buffered rest could not be written
+                self.error = self.error or error
 
 
 def read_log(path: Path | str) -> list[dict[str, Any]]:

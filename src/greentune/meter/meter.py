@@ -229,6 +229,11 @@ class Meter:
         with self._lock:
             return list(self._measurements)
 
+    @property
+    def log_error(self) -> OSError | None:
+        """The first failed write of the JSONL log (a full disk, a read-only folder), else None."""
+        return self._log.error if self._log is not None else None
+
     def timeline(self) -> list[Sample]:
         """The most recent samples (at most ``timeline_max_samples``), oldest first."""
         with self._lock:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from transformers import TrainerCallback
 
 from greentune.ledger import RunKind, RunRecord, TrialInfo, TrialReport, TrialStatus
+from greentune.paths import checkpoint_dir, home_for, make_owned_dir, remove_owned_dir
 from greentune.sweep.spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ class TrialSetup:
     sweep: SweepSpec
     parent_run_id: str
     tracking_uri: str
-    runs_dir: Path
     coordinator_name: str
     checkpoint_every_epoch: bool
 
@@ -171,8 +171,9 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
             ),
         }
     )
+    home = home_for(setup.tracking_uri)
     restored_from = restore_checkpoint(
-        tune.get_checkpoint(), setup.runs_dir / "checkpoints" / spec.ledger.experiment / run_name
+        tune.get_checkpoint(), checkpoint_dir(home, spec.ledger.experiment, run_name), home
     )
     reporters: list[TuneReportCallback] = []
 
@@ -219,13 +220,12 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     run(
         spec,
         resume=restored_from is not None,
-        runs_dir=setup.runs_dir,
         extra_callbacks=callbacks,
         amend_record=amend,
     )
 
 
-def restore_checkpoint(checkpoint: Any, checkpoint_dir: Path) -> str | None:
+def restore_checkpoint(checkpoint: Any, checkpoint_dir: Path, home: Path) -> str | None:
     """Copy a Tune checkpoint (a Trainer checkpoint folder) where the runner resumes from; None without one.
 
     Optimizer and LR-scheduler state are left behind, so that a PBT trial continues the donor's weights and
@@ -234,8 +234,8 @@ def restore_checkpoint(checkpoint: Any, checkpoint_dir: Path) -> str | None:
     if checkpoint is None:
         return None
     if checkpoint_dir.exists():
-        shutil.rmtree(checkpoint_dir)
-    checkpoint_dir.mkdir(parents=True)
+        remove_owned_dir(checkpoint_dir, home)  # only a folder greentune made
+    make_owned_dir(checkpoint_dir)
     with checkpoint.as_directory() as source:
         name = _checkpoint_name(Path(source))
         target = checkpoint_dir / name

@@ -33,20 +33,19 @@ from greentune.ledger import (
     reserve_run,
     write_run,
 )
+from greentune.paths import home_for
 from greentune.sweep.budget import BudgetGate, Cost, Limits
 from greentune.sweep.footprint import CounterPoint, FootprintRequest, Interval, idle_between, sweep_footprint
 from greentune.sweep.spec import Distribution, SchedulerKind, SearchAlgorithm, SweepSpec
 from greentune.sweep.trial import COORDINATOR_PREFIX, Coordinator, TrialSetup, cooperative_trainable
 
-RUNS_DIR = Path("greentune-runs")
-
 
 @dataclass(frozen=True)
 class SweepRequest:
-    """A sweep to run: the spec, where runs and checkpoints go, an optional Rich progress."""
+    """A sweep to run: the spec, where the sweep's own folder goes (None: beside the ledger), an optional progress."""
 
     sweep: SweepSpec
-    runs_dir: Path = RUNS_DIR
+    runs_dir: Path | None = None
     progress: Any = None
     local_cpus: int = 2
 
@@ -57,8 +56,8 @@ def run_sweep(request: SweepRequest) -> RunRecord:
 
     sweep = request.sweep
     base = sweep.base_spec()
-    runs_dir = request.runs_dir.resolve()
     tracking_uri = base.ledger.tracking_uri or default_tracking_uri()
+    runs_dir = (request.runs_dir or home_for(tracking_uri)).resolve()
     experiment = base.ledger.experiment
     started = datetime.now(UTC)
     parent_id = reserve_run(experiment, sweep.name, started.isoformat(), tracking_uri)
@@ -79,7 +78,6 @@ def run_sweep(request: SweepRequest) -> RunRecord:
             sweep=sweep,
             parent_run_id=parent_id,
             tracking_uri=tracking_uri,
-            runs_dir=runs_dir,
             coordinator_name=coordinator_name,
             checkpoint_every_epoch=sweep.scheduler.kind is SchedulerKind.PBT,
         )
