@@ -9,6 +9,7 @@ here. Command modules import only light packages at module level; heavy ones
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -40,9 +41,8 @@ def _register() -> None:
 _register()
 
 
-# typer vendors its own click; its public BadParameter leads to the base classes it raises
-_ClickException = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
-_Abort = next(cls for cls in typer.Abort.__mro__ if cls.__name__ == "Abort")
+# typer vendors its own click in a private module; its public BadParameter leads to the base class it raises
+_ClickException: type[Any] = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         console.print(f"[red]error:[/red] {escape(error.format_message())}{escape(hint)}", highlight=False)
         sys.exit(error.exit_code)
-    except (_Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         console.print("[yellow]interrupted[/yellow]")
         sys.exit(130)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)

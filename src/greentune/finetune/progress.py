@@ -36,7 +36,7 @@ class RichProgressCallback(TrainerCallback):
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._finish_eval()
 
-    def on_predict(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_predict(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
         self._finish_eval()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ trace can stand in for a GPU in tests.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,9 +58,9 @@ class NvmlSensor:
 
     name = "nvml"
 
-    def __init__(self, devices: list[GpuDevice], shutdown: bool = False) -> None:
+    def __init__(self, devices: Sequence[GpuDevice], shutdown: bool = False) -> None:
         """Meter ``devices`` (``gpu:0`` is the first); ``shutdown`` calls nvmlShutdown on close."""
-        self.devices = devices
+        self.devices = list(devices)
         self.components = [Component(f"gpu:{index}", "gpu", "measured") for index in range(len(devices))]
         self._shutdown = shutdown
         self._first_mj: dict[str, int] = {}
