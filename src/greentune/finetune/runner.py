@@ -94,6 +94,7 @@ def run(
     callback = GreenCallback(
         log_path=artifact_dir / "meter.jsonl", interval_ms=spec.meter.interval_ms, scope=spec.meter.scope
     )
+    notes.extend(callback.meter.notes)  # e.g. the per-core basis and range of an unknown CPU's estimate
     job = _Job(
         spec=spec, callback=callback, artifact_dir=artifact_dir, notes=notes, has_cuda=has_cuda, follower=follower
     )

@@ -57,6 +57,7 @@ from typing import Any
 from greentune.data import read_table
 from greentune.meter.sensor import SCOPES, Component, Detection, Reading, Scope
 
+CPUINFO_PATH = Path("/proc/cpuinfo")
 _BYTES_PER_GB = 1e9
 _TREE_REFRESH_S = 1.0
 _NOISE = re.compile(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|\d+-core|@.*$", re.IGNORECASE)
@@ -183,10 +184,11 @@ def match_cpu_tdp(model_name: str, table: list[CpuTdp]) -> CpuTdp | None:
     return max(matches, key=lambda row: len(_words(row.name))) if matches else None
 
 
-def cpu_model_name(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
-    """The ``model name`` line of /proc/cpuinfo, or platform's processor string, or "unknown"."""
+def cpu_model_name(cpuinfo_path: Path | None = None) -> str:
+    """The ``model name`` line of ``cpuinfo_path`` (default `CPUINFO_PATH`), or platform's processor string, or
+    "unknown"."""
     try:
-        for line in cpuinfo_path.read_text().splitlines():
+        for line in (cpuinfo_path or CPUINFO_PATH).read_text().splitlines():
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
