@@ -10,9 +10,9 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import psutil
 import pytest
 
+from fake_host import fake_cpu
 from greentune.meter import host
 from greentune.meter.host import (
     CpuCorePower,
@@ -35,14 +35,7 @@ def data_rows(name: str) -> list[dict[str, str]]:
 @pytest.fixture
 def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Point the host model at a fake /proc/cpuinfo naming `model` and a psutil that shows `cores` cores."""
-
-    def make(model: str, cores: int) -> None:
-        cpuinfo = tmp_path / "cpuinfo"
-        cpuinfo.write_text(f"processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: {model}\nflags\t\t: fpu\n")
-        monkeypatch.setattr(host, "CPUINFO_PATH", cpuinfo)
-        monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: cores)
-
-    return make
+    return lambda model, cores: fake_cpu(monkeypatch, tmp_path, model, cores)
 
 
 def test_cpu_tdp_table_columns_and_sources() -> None:
