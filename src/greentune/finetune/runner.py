@@ -28,6 +28,7 @@ import yaml
 from greentune.errors import GreentuneError
 from greentune.finetune.data import SYNTHETIC, TextSplit, TextSplits, load_splits
 from greentune.finetune.data_report import data_report, report_metrics
+from greentune.finetune.families import family_notes, seq2seq_collator
 from greentune.finetune.models import count_parameters, identify_model, load_model
 from greentune.finetune.rouge import ROUGE_KEYS, compute_rouge
 from greentune.finetune.spec import ExperimentSpec, flatten, strategy_label
@@ -221,6 +222,7 @@ class _Job:
             (self.artifact_dir / "data_report.json").write_text(json.dumps(self.report, indent=2))
             model = apply_to_model(loaded.model, spec.strategies)
             _configure_generation(model, spec)
+            self.notes.extend(family_notes(model.config, spec.data.max_source_tokens))
             self.parameters = count_parameters(model)
             train_set = _tokenized(tokenizer, self.splits.train, spec)
             validation_set = _tokenized(tokenizer, self.splits.validation, spec)
@@ -246,7 +248,6 @@ class _Job:
         progress: Any,
     ) -> Any:
         from transformers import (
-            DataCollatorForSeq2Seq,
             EarlyStoppingCallback,
             PrinterCallback,
             Seq2SeqTrainer,
@@ -296,7 +297,7 @@ class _Job:
             args=arguments,
             train_dataset=train_set,
             eval_dataset=validation_set,
-            data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
+            data_collator=seq2seq_collator(tokenizer, model),
             processing_class=tokenizer,
             compute_metrics=self._metrics_function(tokenizer),
             callbacks=callbacks,
