@@ -9,6 +9,12 @@ Add it to a Trainer's callbacks and it measures, with a `greentune.meter.Meter`:
 - `checkpoint`: saving checkpoints;
 - any phase the caller opens with `with callback.phase("test"): ...`.
 
+In a multi-process job (torchrun, accelerate, DeepSpeed: a `torch.distributed`
+process group is up) `close()` is a collective that every rank must reach: the
+`run` window becomes the job total with `meter.sum_across_nodes` (local rank 0
+of each node measures it, so node totals add up, never counted twice). The
+phases stay this node's.
+
 Windows of the same phase add up. After training, `summary()` returns the
 phases, throughput (samples/s, tokens/s when the Trainer counts input tokens),
 FLOPs, and what early stopping saved against the epoch budget. HF has no
@@ -28,7 +34,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from greentune.meter import Measurement, Meter, Scope
+from greentune.meter import Measurement, Meter, Scope, sum_across_nodes
 
 RUN = "run"
 _TRAIN_WINDOW = "train-loop"
@@ -128,12 +134,12 @@ class GreenCallback(TrainerCallback):
         self._begun = True
 
     def close(self) -> None:
-        """End every open window and the `run` window; stop the meter when the callback owns it."""
+        """End every open window and the `run` window (summed over the job's nodes); stop the meter when owned."""
         if not self._begun or self._closed:
             return
         for name in sorted(self._open):
             self._end(name)
-        self._run = self.meter.end_window(RUN)
+        self._run = sum_across_nodes(self.meter.end_window(RUN))
         if self._own_meter:
             self.meter.stop()
         self._closed = True
