@@ -30,11 +30,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
 from greentune.meter import Measurement, Meter, Scope, sum_across_nodes
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
 
 RUN = "run"
 _TRAIN_WINDOW = "train-loop"
@@ -115,8 +118,8 @@ class GreenCallback(TrainerCallback):
         self._begun = False
         self._closed = False
         self._epoch_window: str | None = None
-        self._state: Any = None
-        self._args: Any = None
+        self._state: TrainerState | None = None
+        self._args: TrainingArguments | None = None
         self._train_samples = 0
         self._steps_at_begin = 0
         self._epoch_at_begin = 0.0
@@ -169,7 +172,9 @@ class GreenCallback(TrainerCallback):
         return measurement
 
     # --- Trainer events ----------------------------------------------------
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ) -> None:
         self.begin()
         if self._state is None:  # the first train() call; a carbon-aware run calls train() once per segment
             self._steps_at_begin = state.global_step
@@ -183,16 +188,20 @@ class GreenCallback(TrainerCallback):
             model.generate = self._metered_generate(model.generate)
         self._begin(_TRAIN_WINDOW)
 
-    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_epoch_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         self._epoch_window = f"epoch-{int(state.epoch or 0) + 1}"
         self._begin(self._epoch_window)
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self._open_eval_if_due(control)
         if control.should_save and not control.should_evaluate:
             self._begin("checkpoint")
 
-    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_epoch_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         if self._epoch_window is not None:
             self._end(self._epoch_window)
             self._epoch_window = None
@@ -200,16 +209,18 @@ class GreenCallback(TrainerCallback):
         if control.should_save and not control.should_evaluate:
             self._begin("checkpoint")
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if _EVAL_WINDOW in self._open:
             self._end(_EVAL_WINDOW)
         if control.should_save:
             self._begin("checkpoint")
 
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         self._end("checkpoint")
 
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         self._end(_TRAIN_WINDOW)
         self._end("checkpoint")
         if self._train_set_size is not None:  # exact when the last batch of an epoch is short
@@ -219,7 +230,7 @@ class GreenCallback(TrainerCallback):
             steps = state.global_step - self._steps_at_begin
             self._train_samples = steps * batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
 
-    def _open_eval_if_due(self, control: Any) -> None:
+    def _open_eval_if_due(self, control: TrainerControl) -> None:
         if control.should_evaluate and self._state is not None:
             self._begin(_EVAL_WINDOW)
 

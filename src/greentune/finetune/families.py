@@ -18,7 +18,10 @@ takes transformers' `DataCollatorForSeq2Seq` as it is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 LED = "led"
 BIGBIRD_PEGASUS = "bigbird_pegasus"
@@ -42,7 +45,7 @@ class GlobalFirstToken:
         return batch
 
 
-def seq2seq_collator(tokenizer: Any, model: Any) -> Any:
+def seq2seq_collator(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> Any:
     """The data collator ``model``'s family trains with: transformers' seq2seq one, plus LED's global attention."""
     from transformers import DataCollatorForSeq2Seq
 
@@ -50,7 +53,7 @@ def seq2seq_collator(tokenizer: Any, model: Any) -> Any:
     return GlobalFirstToken(collator) if model.config.model_type == LED else collator
 
 
-def family_notes(model_config: Any, max_source_tokens: int) -> list[str]:
+def family_notes(model_config: PretrainedConfig, max_source_tokens: int) -> list[str]:
     """Notes for the record when a family will not run as its config says (BigBird-Pegasus on short sources)."""
     if model_config.model_type != BIGBIRD_PEGASUS or model_config.attention_type != "block_sparse":
         return []

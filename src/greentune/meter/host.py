@@ -52,10 +52,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greentune.data import read_table
 from greentune.meter.sensor import SCOPES, Component, Detection, Reading, Scope
+
+if TYPE_CHECKING:
+    import psutil
 
 CPUINFO_PATH = Path("/proc/cpuinfo")
 _BYTES_PER_GB = 1e9
@@ -204,7 +207,7 @@ def ram_power_w_per_gb() -> tuple[float, str]:
     return float(row["power_w_per_gb"]), f"{row['source']} ({row['year']})"
 
 
-def process_tree(pid: int) -> list[Any]:
+def process_tree(pid: int) -> list[psutil.Process]:
     """psutil processes of ``pid`` and all its descendants (empty when ``pid`` is gone)."""
     import psutil
 
@@ -215,7 +218,7 @@ def process_tree(pid: int) -> list[Any]:
         return []
 
 
-def rss_bytes(processes: list[Any]) -> int:
+def rss_bytes(processes: list[psutil.Process]) -> int:
     """Summed resident memory of ``processes``, bytes (processes that have ended are skipped)."""
     import psutil
 
@@ -228,7 +231,7 @@ def rss_bytes(processes: list[Any]) -> int:
     return total
 
 
-def tree_cpu_s(processes: list[Any]) -> float:
+def tree_cpu_s(processes: list[psutil.Process]) -> float:
     """CPU seconds (user + system) of ``processes`` and of the children each has reaped.
 
     Counting reaped children keeps the sum continuous when a child ends (its
@@ -274,7 +277,7 @@ class HostSensor:
             self.components.append(Component("ram", "ram", "estimated"))
         self._energy_j = {component.name: 0.0 for component in self.components}
         self._last_s: float | None = None
-        self._tree: list[Any] = []
+        self._tree: list[psutil.Process] = []
         self._tree_listed_s = float("-inf")
         self._tree_cpu_s: float | None = None
         psutil.cpu_percent(interval=None)  # starts psutil's utilisation interval
