@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install browser clean
+.PHONY: demo test lint install browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ browser:
 		echo "note: chromium/chromedriver not found and not root: browser tests will be skipped"; \
 	fi
 
+# Lint and types first: a finding fails `make test` before the (slower) tests run.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy src/
+
 test: $(STAMP) browser
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -170,3 +176,86 @@ def test_generation_is_split_from_the_loss_pass(tmp_path: Path) -> None:
     (evaluation,) = window_durations(log, "evaluation")
     assert phases["eval-loss"].duration_s == pytest.approx(evaluation - sum(generate))
     assert phases["eval-loss"].energy_kwh == pytest.approx(POWER_W * (evaluation - sum(generate)) / 3.6e6)
+
+
+class Counter:
+    """A sensor whose cumulative CPU counter is whatever the test sets."""
+
+    name = "counter"
+
+    def __init__(self) -> None:
+        self.components = [Component("cpu", "cpu", "measured")]
+        self.energy_j = 0.0
+
+    def read(self, now_s: float) -> Reading:
+        return Reading(energy_j={"cpu": self.energy_j})
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+RANK_SCRIPT = """
+import json
+import torch.distributed as dist
+from greentune.finetune.callback import GreenCallback
+from greentune.meter import Meter
+from test_finetune_callback import Counter
+
+dist.init_process_group("gloo")
+sensor = Counter()
+meter = Meter(interval_ms=60_000, sensors=[sensor])
+meter.start()
+callback = GreenCallback(meter=meter)
+callback.begin()
+sensor.energy_j = 1000.0 * (dist.get_rank() + 1)
+callback.close()
+meter.stop()
+print(json.dumps({"run_j": callback.summary().run.energy_j}))
+dist.destroy_process_group()
+"""
+
+
+def test_the_run_total_is_summed_across_the_jobs_nodes() -> None:
+    # two single-rank "nodes" (each local rank 0, so each measures): 1000 J and 2000 J make a 3000 J job
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, "-c", RANK_SCRIPT],
+            env={
+                **os.environ,
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "WORLD_SIZE": "2",
+                "RANK": str(rank),
+                "LOCAL_RANK": "0",
+                "OMP_NUM_THREADS": "1",
+                "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    totals_j = []
+    for process in ranks:
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, stderr
+        totals_j.append(json.loads(stdout.strip().splitlines()[-1])["run_j"])
+    assert totals_j == [3000.0, 3000.0]
+
+
+def test_without_a_process_group_the_run_total_is_this_nodes() -> None:
+    sensor = Counter()
+    meter = Meter(interval_ms=60_000, sensors=[sensor])
+    with meter:
+        callback = GreenCallback(meter=meter)
+        callback.begin()
+        sensor.energy_j = 1000.0
+        callback.close()
+    assert callback.summary().run is not None and callback.summary().run.energy_j == 1000.0

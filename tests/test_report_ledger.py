@@ -197,7 +197,7 @@ def test_card_round_trips_through_model_card_with_grams(ledger, tmp_path: Path) 
     assert emissions["hardware_used"] == baseline.hardware
     assert emissions["geographical_location"] == "DE"
     assert emissions["training_type"] == "fine-tuning"
-    assert "estimated" in emissions["source"]
+    assert f"{baseline.energy_source} energy × PUE" in emissions["source"]  # measured or estimated: the host decides
     assert "## Training footprint" in card.text and baseline.run_id in card.text
     assert ModelCard(str(card)).data.to_dict() == card.data.to_dict()
 

@@ -49,8 +49,9 @@ def load_csv_series(
             )
         except ValueError as error:
             raise GreentuneError(f"{path}, line {number}: {error}") from None
-    kind = kind or rows[0].get("kind") or None
-    if kind not in KINDS:
+    named_kind = kind or rows[0].get("kind") or None
+    kind = next((known for known in KINDS if known == named_kind), None)
+    if kind is None:
         raise GreentuneError(f"{path}: say whether the series is {' or '.join(KINDS)} (a `kind` column or --kind)")
     return IntensitySeries.from_points(
         times,

@@ -33,7 +33,7 @@ def doctor() -> None:
     console = Console()
     console.print(table)
     console.print(
-        "(estimated) energy comes from the TDP and RAM power tables in greentune/data; "
+        "(estimated) energy comes from the CPU TDP, per-core and RAM power tables in greentune/data; "
         "(measured) energy from hardware counters.",
         highlight=False,
         soft_wrap=True,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from greentune.errors import GreentuneError
 
-SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".json": "json", ".html": "html", ".htm": "html"}
+if TYPE_CHECKING:
+    from greentune.report.write import Format
+
+SUFFIX_FORMATS: dict[str, Format] = {".md": "md", ".markdown": "md", ".json": "json", ".html": "html", ".htm": "html"}
 DEFAULT_HTML_OUT = Path("report.html")
 
 
@@ -57,14 +61,15 @@ def report(
     typer.echo(f"report written to {path.resolve()} ({len(built.runs)} runs)")
 
 
-def _format(fmt: str | None, out: Path | None) -> str:
+def _format(fmt: str | None, out: Path | None) -> Format:
     from greentune.report import FORMATS
 
     if fmt is None:
         return SUFFIX_FORMATS.get(out.suffix.lower(), "html") if out is not None else "html"
-    if fmt not in FORMATS:
+    chosen = next((known for known in FORMATS if known == fmt), None)
+    if chosen is None:
         raise GreentuneError(f"unknown --format '{fmt}'; choose html, md or json")
-    return fmt
+    return chosen
 
 
 def card(

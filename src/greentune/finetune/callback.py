@@ -16,6 +16,12 @@ emissions, derived the same way as its energy.
 With a `greentune.power_limit.PowerLimitOptimizer` it also profiles GPU power
 limits on the first steps, keeps the best one and restores the original at close.
 
+In a multi-process job (torchrun, accelerate, DeepSpeed: a `torch.distributed`
+process group is up) `close()` is a collective that every rank must reach: the
+`run` window becomes the job total with `meter.sum_across_nodes` (local rank 0
+of each node measures it, so node totals add up, never counted twice). The
+phases stay this node's.
+
 Windows of the same phase add up. After training, `summary()` returns the
 phases, throughput (samples/s, tokens/s when the Trainer counts input tokens),
 FLOPs, and what early stopping saved against the epoch budget. HF has no
@@ -31,13 +37,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
 from greentune.ledger.record import Phase
-from greentune.meter import Measurement, Meter, Scope
+from greentune.meter import Measurement, Meter, Scope, sum_across_nodes
 from greentune.power_limit import PowerLimitOptimizer
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
 
 RUN = Phase.RUN
 _TRAIN_WINDOW = "train-loop"  # the whole training loop; Phase.TRAIN is this minus evaluations and checkpoints
@@ -128,8 +137,8 @@ class GreenCallback(TrainerCallback):
         self._begun = False
         self._closed = False
         self._epoch_window: str | None = None
-        self._state: Any = None
-        self._args: Any = None
+        self._state: TrainerState | None = None
+        self._args: TrainingArguments | None = None
         self._train_samples = 0
         self._steps_at_begin = 0
         self._epoch_at_begin = 0.0
@@ -147,14 +156,14 @@ class GreenCallback(TrainerCallback):
         self._begun = True
 
     def close(self) -> None:
-        """End every open window and the `run` window; stop the meter when the callback owns it."""
+        """End every open window and the `run` window (summed over the job's nodes); stop the meter when owned."""
         if not self._begun or self._closed:
             return
         if self.power_limit is not None:
             self.power_limit.restore()
         for name in sorted(self._open):
             self._end(name)
-        self._run = self.meter.end_window(RUN)
+        self._run = sum_across_nodes(self.meter.end_window(RUN))
         if self._own_meter:
             self.meter.stop()
         self._closed = True
@@ -184,7 +193,9 @@ class GreenCallback(TrainerCallback):
         return measurement
 
     # --- Trainer events ----------------------------------------------------
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ) -> None:
         self.begin()
         if self._state is None:  # the first train() call; a carbon-aware run calls train() once per segment
             self._steps_at_begin = state.global_step
@@ -209,7 +220,9 @@ class GreenCallback(TrainerCallback):
         if control.should_save and not control.should_evaluate:
             self._begin(Phase.CHECKPOINT)
 
-    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_epoch_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         if self._epoch_window is not None:
             self._end(self._epoch_window)
             self._epoch_window = None
@@ -217,7 +230,7 @@ class GreenCallback(TrainerCallback):
         if control.should_save and not control.should_evaluate:
             self._begin(Phase.CHECKPOINT)
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if _EVAL_WINDOW in self._open:
             self._end(_EVAL_WINDOW)
         if control.should_save:
@@ -226,7 +239,9 @@ class GreenCallback(TrainerCallback):
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._end(Phase.CHECKPOINT)
 
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         self._end(_TRAIN_WINDOW)
         self._end(Phase.CHECKPOINT)
         if self._train_set_size is not None:  # exact when the last batch of an epoch is short
@@ -236,7 +251,7 @@ class GreenCallback(TrainerCallback):
             steps = state.global_step - self._steps_at_begin
             self._train_samples = steps * batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
 
-    def _open_eval_if_due(self, control: Any) -> None:
+    def _open_eval_if_due(self, control: TrainerControl) -> None:
         if control.should_evaluate and self._state is not None:
             self._begin(_EVAL_WINDOW)
 

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greentune.errors import GreentuneError
 from greentune.finetune.spec import BUILTIN_MODEL, ModelConfig
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class ModelIdentity:
 class LoadedModel:
     """A seq2seq model and its tokenizer."""
 
-    model: Any
-    tokenizer: Any
+    model: Any  # a PreTrainedModel, or peft's wrapper of one; transformers types its `.to()` unusably
+    tokenizer: PreTrainedTokenizerBase
 
 
 def builtin_model_dir() -> Path:
@@ -42,7 +46,7 @@ def builtin_model_dir() -> Path:
     return Path(get_model_path())
 
 
-def load_tokenizer(name: str) -> Any:
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """A tokenizer by hub name, local folder, or `minilm-bert2bert` for the built-in one."""
     from transformers import AutoTokenizer
 
@@ -97,14 +101,14 @@ def identify_model(config: ModelConfig) -> ModelIdentity:
     )
 
 
-def _builtin_bert2bert() -> Any:
+def _builtin_bert2bert() -> PreTrainedModel:
     from transformers import EncoderDecoderModel
 
     path = str(builtin_model_dir())
     return EncoderDecoderModel.from_encoder_decoder_pretrained(path, path)
 
 
-def _from_config(config: ModelConfig, tokenizer: Any) -> Any:
+def _from_config(config: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
@@ -121,7 +125,7 @@ def _from_config(config: ModelConfig, tokenizer: Any) -> Any:
     return AutoModelForSeq2SeqLM.from_config(model_config)
 
 
-def _pretrained(config: ModelConfig) -> Any:
+def _pretrained(config: ModelConfig) -> PreTrainedModel:
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
@@ -135,7 +139,7 @@ def _pretrained(config: ModelConfig) -> Any:
         ) from None
 
 
-def _wire_special_tokens(model: Any, tokenizer: Any, force: bool) -> None:
+def _wire_special_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, force: bool) -> None:
     """Give config and generation config the start/pad/end ids generation needs.
 
     BERT vocabularies have no BOS/EOS, so CLS starts and SEP ends a summary.
@@ -158,7 +162,7 @@ def _wire_special_tokens(model: Any, tokenizer: Any, force: bool) -> None:
         model.config.vocab_size = model.config.decoder.vocab_size
 
 
-def _pretrained_dtype(model_config: Any) -> str | None:
+def _pretrained_dtype(model_config: PretrainedConfig) -> str | None:
     dtype = getattr(model_config, "dtype", None) or getattr(model_config, "torch_dtype", None)
     if dtype is None and hasattr(model_config, "encoder"):
         dtype = getattr(model_config.encoder, "dtype", None) or getattr(model_config.encoder, "torch_dtype", None)
@@ -167,11 +171,11 @@ def _pretrained_dtype(model_config: Any) -> str | None:
     return str(dtype).removeprefix("torch.")
 
 
-def _model_type(model_config: Any) -> str:
+def _model_type(model_config: PretrainedConfig) -> str:
     return str(getattr(model_config, "model_type", "unknown"))
 
 
-def count_parameters(model: Any) -> tuple[int, int]:
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     total = sum(parameter.numel() for parameter in model.parameters())
     trainable = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)

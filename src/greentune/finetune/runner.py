@@ -43,6 +43,7 @@ import yaml
 from greentune.errors import GreentuneError
 from greentune.finetune.data import SYNTHETIC, TextSplit, TextSplits, load_splits
 from greentune.finetune.data_report import data_report, report_metrics
+from greentune.finetune.families import family_notes, seq2seq_collator
 from greentune.finetune.models import count_parameters, identify_model, load_model
 from greentune.finetune.recipe import Hardware, resolve_recipe
 from greentune.finetune.rouge import ROUGE_KEYS, compute_rouge
@@ -191,7 +192,7 @@ def run(
         scope=spec.meter.scope,
         power_limit=_power_limit_optimizer(spec),
     )
-    notes = (*resolved.notes, *(note for note in (warning,) if note))
+    notes = (*resolved.notes, *(note for note in (warning,) if note), *callback.meter.notes)  # meter: CPU basis
     if places.resume_from is not None:
         notes += (f"resumed from {Path(places.resume_from).name}; time and energy cover this session only",)
     heartbeat = _Heartbeat(begun.run_id, uri)
@@ -563,7 +564,12 @@ def _execute(
             report = data_report(tokenizer, splits, spec.data.max_source_tokens, spec.data.max_target_tokens)
             model = apply_to_model(loaded.model, spec.strategies)
             _configure_generation(model, spec)
-            outcome = replace(outcome, data_report=report, parameters=count_parameters(model))
+            outcome = replace(
+                outcome,
+                data_report=report,
+                parameters=count_parameters(model),
+                notes=(*outcome.notes, *family_notes(model.config, spec.data.max_source_tokens)),
+            )
             train_set = _tokenized(tokenizer, splits.train, spec)
             if spec.strategies.token_budget is not None:
                 report = {**report, "train_batching": _batching_report(train_set, spec)}
@@ -625,7 +631,6 @@ def _trainer(
     extra_callbacks: list[Any],
 ) -> Any:
     from transformers import (
-        DataCollatorForSeq2Seq,
         EarlyStoppingCallback,
         PrinterCallback,
         Seq2SeqTrainer,
@@ -682,7 +687,7 @@ def _trainer(
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
+        data_collator=seq2seq_collator(tokenizer, model),
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
         callbacks=callbacks,

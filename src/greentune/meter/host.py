@@ -8,10 +8,14 @@ Grealey & Inouye, Advanced Science 2021, doi:10.1002/advs.202100707):
     ram_power_w = power_w_per_gb × memory_in_use_gb
 
 - ``tdp_w`` and ``cores`` come from ``data/cpu_tdp.csv``, matched to the CPU
-  model string in ``/proc/cpuinfo``; an unknown model uses the row named
-  ``generic`` (its cores are unknown, so the whole package counts as visible).
+  model string in ``/proc/cpuinfo``.
 - ``visible_cores`` is psutil's physical core count, capped at ``cores``, so a
   2-vCPU slice of a 96-core server is charged 2/96 of the package TDP.
+- A model not in the table (a VM that reports "Intel(R) Xeon(R) Processor")
+  is charged per visible core: ``tdp_w / cores`` becomes the per-core figure
+  of ``data/cpu_core_power.csv`` (Green Algorithms' 12 W for "Any" CPU), and
+  its low/high per-core range is shown by ``greentune doctor`` and written to
+  the run's notes; the figure stays labelled estimated.
 - ``utilisation`` is the CPU utilisation over each sampling interval. The
   model is linear with no idle floor, as in Green Algorithms; CodeCarbon 3.x
   instead uses a cubic curve with a 10 % floor, so our figures run lower on
@@ -48,12 +52,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greentune.data import read_table
 from greentune.meter.sensor import SCOPES, Component, Detection, Reading, Scope
 
-GENERIC_CPU = "generic"
+if TYPE_CHECKING:
+    import psutil
+
+CPUINFO_PATH = Path("/proc/cpuinfo")
 _BYTES_PER_GB = 1e9
 _TREE_REFRESH_S = 1.0
 _NOISE = re.compile(r"\((r|tm)\)|\bcpu\b|\bprocessor\b|\d+-core|@.*$", re.IGNORECASE)
@@ -87,8 +94,88 @@ def read_cpu_tdp_table() -> list[CpuTdp]:
     ]
 
 
-def match_cpu_tdp(model_name: str, table: list[CpuTdp]) -> CpuTdp:
-    """The row whose name is the longest run of whole words in ``model_name``; else ``generic``.
+@dataclass(frozen=True)
+class CpuCorePower:
+    """data/cpu_core_power.csv: watts per core for a CPU model not in cpu_tdp.csv, with its published range."""
+
+    power_w_per_core: float
+    low_w_per_core: float
+    high_w_per_core: float
+    source: str
+    year: int
+
+
+@dataclass(frozen=True)
+class CpuPower:
+    """What the host model charges for the visible cores at full utilisation, in watts, and on what basis.
+
+    ``low_w``/``high_w`` bound ``full_load_w``: equal to it for a model found in
+    the TDP table, the per-core range times the visible cores otherwise.
+    """
+
+    cpu_model: str
+    visible_cores: int
+    full_load_w: float
+    low_w: float
+    high_w: float
+    tdp_row: CpuTdp | None
+    source: str
+
+    @property
+    def basis(self) -> str:
+        """One line: the TDP row used, or the per-core figure and its range."""
+        if self.tdp_row is not None:
+            row = self.tdp_row
+            return f"TDP row '{row.name}' ({row.tdp_w:g} W, {row.cores or '?'} cores)"
+        per_core_w = self.full_load_w / self.visible_cores
+        low_per_core_w, high_per_core_w = self.low_w / self.visible_cores, self.high_w / self.visible_cores
+        return (
+            f"CPU '{self.cpu_model}' is not in the TDP table: estimated at {per_core_w:g} W per visible core "
+            f"× {self.visible_cores} = {self.full_load_w:g} W at full use (per core {low_per_core_w:g}–"
+            f"{high_per_core_w:g} W, i.e. {self.low_w:g}–{self.high_w:g} W); {self.source}"
+        )
+
+
+def read_cpu_core_power() -> CpuCorePower:
+    """The row of data/cpu_core_power.csv."""
+    row = read_table("cpu_core_power")[0]
+    return CpuCorePower(
+        power_w_per_core=float(row["power_w_per_core"]),
+        low_w_per_core=float(row["low_w_per_core"]),
+        high_w_per_core=float(row["high_w_per_core"]),
+        source=row["source"],
+        year=int(row["year"]),
+    )
+
+
+def cpu_power(model_name: str, physical_cores: int, table: list[CpuTdp], per_core: CpuCorePower) -> CpuPower:
+    """The full-load power of the ``physical_cores`` this machine shows, for the CPU called ``model_name``."""
+    row = match_cpu_tdp(model_name, table)
+    if row is None:
+        return CpuPower(
+            cpu_model=model_name,
+            visible_cores=physical_cores,
+            full_load_w=per_core.power_w_per_core * physical_cores,
+            low_w=per_core.low_w_per_core * physical_cores,
+            high_w=per_core.high_w_per_core * physical_cores,
+            tdp_row=None,
+            source=f"{per_core.source} ({per_core.year})",
+        )
+    visible_cores = physical_cores if row.cores is None else min(physical_cores, row.cores)
+    full_load_w = row.tdp_w / (row.cores or visible_cores) * visible_cores
+    return CpuPower(
+        cpu_model=model_name,
+        visible_cores=visible_cores,
+        full_load_w=full_load_w,
+        low_w=full_load_w,
+        high_w=full_load_w,
+        tdp_row=row,
+        source=f"{row.source} ({row.year})",
+    )
+
+
+def match_cpu_tdp(model_name: str, table: list[CpuTdp]) -> CpuTdp | None:
+    """The row whose name is the longest run of whole words in ``model_name``; None when no row matches.
 
     Trademark signs, "CPU", "Processor", "NN-Core" and the clock suffix are
     ignored, so "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.0GHz" finds
@@ -96,16 +183,15 @@ def match_cpu_tdp(model_name: str, table: list[CpuTdp]) -> CpuTdp:
     "AMD EPYC 7B13" rather than the bare "AMD EPYC".
     """
     model_words = _words(model_name)
-    matches = [row for row in table if row.name != GENERIC_CPU and _contains_run(model_words, _words(row.name))]
-    if matches:
-        return max(matches, key=lambda row: len(_words(row.name)))
-    return next(row for row in table if row.name == GENERIC_CPU)
+    matches = [row for row in table if _contains_run(model_words, _words(row.name))]
+    return max(matches, key=lambda row: len(_words(row.name))) if matches else None
 
 
-def cpu_model_name(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
-    """The ``model name`` line of /proc/cpuinfo, or platform's processor string, or "unknown"."""
+def cpu_model_name(cpuinfo_path: Path | None = None) -> str:
+    """The ``model name`` line of ``cpuinfo_path`` (default `CPUINFO_PATH`), or platform's processor string, or
+    "unknown"."""
     try:
-        for line in cpuinfo_path.read_text().splitlines():
+        for line in (cpuinfo_path or CPUINFO_PATH).read_text().splitlines():
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -121,7 +207,7 @@ def ram_power_w_per_gb() -> tuple[float, str]:
     return float(row["power_w_per_gb"]), f"{row['source']} ({row['year']})"
 
 
-def process_tree(pid: int) -> list[Any]:
+def process_tree(pid: int) -> list[psutil.Process]:
     """psutil processes of ``pid`` and all its descendants (empty when ``pid`` is gone)."""
     import psutil
 
@@ -132,7 +218,7 @@ def process_tree(pid: int) -> list[Any]:
         return []
 
 
-def rss_bytes(processes: list[Any]) -> int:
+def rss_bytes(processes: list[psutil.Process]) -> int:
     """Summed resident memory of ``processes``, bytes (processes that have ended are skipped)."""
     import psutil
 
@@ -145,7 +231,7 @@ def rss_bytes(processes: list[Any]) -> int:
     return total
 
 
-def tree_cpu_s(processes: list[Any]) -> float:
+def tree_cpu_s(processes: list[psutil.Process]) -> float:
     """CPU seconds (user + system) of ``processes`` and of the children each has reaped.
 
     Counting reaped children keeps the sum continuous when a child ends (its
@@ -181,10 +267,8 @@ class HostSensor:
         self.scope = scope
         self.pid = os.getpid() if pid is None else pid
         self.logical_cpus = psutil.cpu_count() or 1
-        self.cpu_model = cpu_model_name()
-        self.cpu_tdp = match_cpu_tdp(self.cpu_model, read_cpu_tdp_table())
         physical_cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-        self.visible_cores = physical_cores if self.cpu_tdp.cores is None else min(physical_cores, self.cpu_tdp.cores)
+        self.cpu = cpu_power(cpu_model_name(), physical_cores, read_cpu_tdp_table(), read_cpu_core_power())
         self.ram_w_per_gb, self.ram_source = ram_power_w_per_gb()
         self.components: list[Component] = []
         if estimate_cpu:
@@ -193,15 +277,20 @@ class HostSensor:
             self.components.append(Component("ram", "ram", "estimated"))
         self._energy_j = {component.name: 0.0 for component in self.components}
         self._last_s: float | None = None
-        self._tree: list[Any] = []
+        self._tree: list[psutil.Process] = []
         self._tree_listed_s = float("-inf")
         self._tree_cpu_s: float | None = None
         psutil.cpu_percent(interval=None)  # starts psutil's utilisation interval
 
+    @property
+    def notes(self) -> list[str]:
+        """What a record should say about this sensor's estimates: the per-core basis of an unknown CPU."""
+        estimates_cpu = any(component.kind == "cpu" for component in self.components)
+        return [f"CPU energy: {self.cpu.basis}"] if estimates_cpu and self.cpu.tdp_row is None else []
+
     def cpu_power_w(self, util_pct: float) -> float:
         """Estimated CPU power at a machine utilisation (Green Algorithms model, see module docstring)."""
-        cores = self.cpu_tdp.cores or self.visible_cores
-        return self.cpu_tdp.tdp_w / cores * self.visible_cores * util_pct / 100.0
+        return self.cpu.full_load_w * util_pct / 100.0
 
     def ram_power_w(self, used_bytes: int) -> float:
         """Estimated RAM power for memory in use."""
@@ -257,11 +346,12 @@ class HostSensor:
         """CPU model, the TDP row used, and the power models' sources."""
         return {
             "scope": self.scope,
-            "cpu_model": self.cpu_model,
-            "cpu_tdp_row": self.cpu_tdp.name,
-            "cpu_tdp_w": self.cpu_tdp.tdp_w,
-            "cpu_tdp_source": f"{self.cpu_tdp.source} ({self.cpu_tdp.year})",
-            "visible_cores": self.visible_cores,
+            "cpu_model": self.cpu.cpu_model,
+            "cpu_tdp_row": None if self.cpu.tdp_row is None else self.cpu.tdp_row.name,
+            "cpu_full_load_w": self.cpu.full_load_w,
+            "cpu_full_load_range_w": [self.cpu.low_w, self.cpu.high_w],
+            "cpu_power_source": self.cpu.source,
+            "visible_cores": self.cpu.visible_cores,
             "ram_power_w_per_gb": self.ram_w_per_gb,
             "ram_power_source": self.ram_source,
             "estimates": [component.name for component in self.components],
@@ -277,14 +367,11 @@ def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope
         sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope)
     except ImportError:
         return Detection("host", None, "psutil is not installed: no CPU/RAM figures", "pip install psutil")
-    matched = (
-        "no TDP row matched; generic row used"
-        if sensor.cpu_tdp.name == GENERIC_CPU
-        else (f"TDP row '{sensor.cpu_tdp.name}' ({sensor.cpu_tdp.tdp_w:g} W)")
-    )
+    cpu = sensor.cpu
+    matched = cpu.basis if cpu.tdp_row is None else f"CPU '{cpu.cpu_model}': {cpu.basis}"
     use = "the process tree's CPU time and RSS" if scope == "process" else "machine CPU utilisation and memory"
-    detail = f"CPU '{sensor.cpu_model}': {matched}; {sensor.visible_cores} core(s) visible; charges {use}"
-    advice = "" if sensor.cpu_tdp.name != GENERIC_CPU else "add your CPU to greentune/data/cpu_tdp.csv"
+    detail = f"{matched}; {cpu.visible_cores} core(s) visible; charges {use}"
+    advice = "" if cpu.tdp_row is not None else "add your CPU to greentune/data/cpu_tdp.csv for a narrower estimate"
     return Detection("host", sensor, detail, advice)
 
 

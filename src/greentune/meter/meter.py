@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from greentune.meter.host import cpu_model_name
+from greentune.meter.host import HostSensor, cpu_model_name
 from greentune.meter.log import JsonlLog
 from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
 from greentune.meter.sensor import Component, Scope, Sensor
@@ -125,6 +125,7 @@ class Meter:
         if len(set(names)) != len(names):
             raise ValueError(f"two sensors meter the same component: {names}")
         self.hardware = self._describe_hardware()
+        self.notes = [note for sensor in self.sensors if isinstance(sensor, HostSensor) for note in sensor.notes]
         self._flush_interval_s = flush_interval_s
         self._log_sample_interval_s = log_sample_interval_s
         self._timeline: deque[Sample] = deque(maxlen=timeline_max_samples)

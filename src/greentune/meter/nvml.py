@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,9 +60,9 @@ class NvmlSensor:
 
     name = "nvml"
 
-    def __init__(self, devices: list[GpuDevice], shutdown: bool = False) -> None:
+    def __init__(self, devices: Sequence[GpuDevice], shutdown: bool = False) -> None:
         """Meter ``devices`` (``gpu:0`` is the first); ``shutdown`` calls nvmlShutdown on close."""
-        self.devices = devices
+        self.devices = list(devices)
         self.components = [Component(f"gpu:{index}", "gpu", "measured") for index in range(len(devices))]
         self._shutdown = shutdown
         self._first_mj: dict[str, int] = {}

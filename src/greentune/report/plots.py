@@ -69,7 +69,7 @@ def pareto_figure(report: Report, axis: Axis) -> Figure | None:
             )
         )
     xs = [x_of(r) for r in rows]
-    ys = [r.rouge["rouge1"] for r in rows]
+    ys = [y for r in rows if (y := r.rouge.get("rouge1")) is not None]
     figure.update_layout(
         template=TEMPLATE,
         xaxis={"title": x_title, "range": _padded(xs, 0.3, 0.3)},
