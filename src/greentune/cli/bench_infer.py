@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -51,6 +50,9 @@ def bench_infer(
     """Measure J/summary, latency and quality per inference configuration; recommend the cheapest that fits."""
     from greentune.errors import GreentuneError
     from greentune.infer.bench import BenchRequest, run_bench
+    from greentune.ledger import default_tracking_uri
+    from greentune.meter import Scope
+    from greentune.paths import home_for
 
     if meter_scope not in ("machine", "process"):
         raise GreentuneError(f"--meter-scope must be machine or process, got '{meter_scope}'")
@@ -71,11 +73,11 @@ def bench_infer(
         pue=pue,
         sku=sku,
         prices=prices,
-        meter_scope="process" if meter_scope == "process" else "machine",
+        meter_scope=Scope.PROCESS if meter_scope == "process" else Scope.MACHINE,
         record=record,
         tracking_uri=tracking_uri,
         experiment=experiment,
-        runs_dir=Path("greentune-runs"),
+        runs_dir=home_for(tracking_uri or default_tracking_uri()),
     )
     from greentune.infer.bench import plan_grid
 

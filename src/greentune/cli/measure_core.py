@@ -100,7 +100,7 @@ def fast_main(request: MeasureRequest) -> int:
 
 def measure_command(request: MeasureRequest) -> int:
     """Run the command under the meter, write and print the measurement; returns the exit code to use."""
-    from greentune.meter import SCOPES, Meter
+    from greentune.meter import SCOPES, Meter, Scope
 
     if not request.command:
         raise GreentuneError(f"no command given; usage: {USAGE}")
@@ -109,7 +109,7 @@ def measure_command(request: MeasureRequest) -> int:
     executable = _resolve(request.command[0])
     default_dir = DEFAULT_HOME / f"measure-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     output_dir = _prepare_output(request.output or default_dir)
-    meter = Meter(interval_ms=request.interval_ms, log_path=output_dir / "meter.jsonl", scope=request.scope)
+    meter = Meter(interval_ms=request.interval_ms, log_path=output_dir / "meter.jsonl", scope=Scope(request.scope))
     forwarder = _SignalForwarder()
     forwarder.install()  # before meter.start(), so the meter's SIGTERM handler chains to ours
     try:

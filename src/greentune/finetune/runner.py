@@ -71,7 +71,13 @@ from greentune.ledger import (
     touch_run,
 )
 from greentune.ledger.pending import RUNS_FOLDER
-from greentune.ledger.record import AccountingInput, Phase, PowerLimitProfile, PowerLimitSummary
+from greentune.ledger.record import (
+    AccountingInput,
+    Phase,
+    PowerLimitProfile,
+    PowerLimitSummary,
+    energy_source_of,
+)
 from greentune.meter.host import cpu_model_name
 from greentune.paths import checkpoint_dir, home_for, make_owned_dir, remove_owned_dir, slug
 
@@ -352,7 +358,7 @@ def build_record(inputs: RecordInputs) -> RunRecord:
     if measured is None:
         raise RuntimeError("build_record needs the run window closed (callback.close())")
     components = [ComponentEnergy(name=c.name, energy_kwh=c.energy_kwh, source=c.source) for c in measured.components]
-    energy_source = RunRecord.model_construct(components=components).energy_source  # the record's own rule
+    energy_source = energy_source_of(components)  # the record's own rule
     # the one place a run's carbon and cost are accounted
     emissions = inputs.emissions
     accounting = account(

@@ -31,6 +31,10 @@ from greentune.meter.sensor import Scope
 
 BUILTIN_MODEL = "minilm-bert2bert"
 BUILTIN_DATASET = "aclsum"
+Aspect = Literal["challenge", "approach", "outcome"]
+Section = Literal["abstract", "introduction", "conclusion"]
+ASPECTS: tuple[Aspect, ...] = ("challenge", "approach", "outcome")
+DEFAULT_SECTIONS: tuple[Section, ...] = ("abstract",)
 MAX_SPEC_BYTES = 1_000_000  # a spec is a few kB; this bounds what a hostile file can make us read
 MAX_OVERRIDE_KEYS = 100
 MAX_OVERRIDES_JSON_CHARS = 20_000
@@ -97,11 +101,9 @@ class DataConfig(_Config):
     train_split: str = "train"
     validation_split: str | None = Field("validation", description="None: hold out 10% of train (and 10% for test)")
     test_split: str | None = "test"
-    aspects: list[Literal["challenge", "approach", "outcome"]] = Field(
-        default_factory=lambda: ["challenge", "approach", "outcome"], description="ACLSum aspects, one example each"
-    )
-    sections: list[Literal["abstract", "introduction", "conclusion"]] = Field(
-        default_factory=lambda: ["abstract"], description="ACLSum sections the source is built from"
+    aspects: list[Aspect] = Field(default_factory=lambda: list(ASPECTS), description="ACLSum aspects, one example each")
+    sections: list[Section] = Field(
+        default_factory=lambda: list(DEFAULT_SECTIONS), description="ACLSum sections the source is built from"
     )
     source_prefix: str = Field("", description="prepended to every source, e.g. 'summarize: ' for T5")
     max_source_tokens: int = Field(128, gt=0)

@@ -58,7 +58,7 @@ class BenchRequest:
     pue: float | None = None
     sku: str | None = None
     prices: str | None = None
-    meter_scope: Scope = "machine"
+    meter_scope: Scope = Scope.MACHINE
     record: bool = True
     tracking_uri: str | None = None
     experiment: str = "bench-infer"

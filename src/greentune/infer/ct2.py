@@ -155,7 +155,7 @@ def _convert(model: Any, tokenizer: Any, workdir: Path) -> Path:
     """Save the model as loaded (special tokens wired) and convert it; returns the CTranslate2 folder."""
     from ctranslate2.converters import TransformersConverter
 
-    class _Converter(TransformersConverter):  # type: ignore[misc]
+    class _Converter(TransformersConverter):
         def load_model(self, model_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
             loaded = super().load_model(model_class, model_name_or_path, **kwargs)
             if loaded.config.model_type == "bart" and not hasattr(loaded.config, "normalize_before"):

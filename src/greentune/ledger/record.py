@@ -344,6 +344,13 @@ class SweepFootprint(BaseModel):
     budgets: list[SweepBudget] = Field(default_factory=list)
 
 
+def energy_source_of(components: list[ComponentEnergy]) -> Source:
+    """The record's energy source rule: 'measured' only when every component was measured."""
+    if components and all(c.source == "measured" for c in components):
+        return "measured"
+    return "estimated"
+
+
 class RunRecord(BaseModel):
     """Everything greentune knows about one job."""
 
@@ -443,6 +450,4 @@ class RunRecord(BaseModel):
     @property
     def energy_source(self) -> Source:
         """'measured' only when every component was measured."""
-        if self.components and all(c.source == "measured" for c in self.components):
-            return "measured"
-        return "estimated"
+        return energy_source_of(self.components)

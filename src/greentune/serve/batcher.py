@@ -25,11 +25,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from greentune.carbon.accounting import Accounting, account
+from greentune.carbon.accounting import Accounting, Origin, account
 from greentune.carbon.intensity import Site
 from greentune.errors import GreentuneError
 from greentune.infer.summarizer import Summarizer
@@ -321,7 +321,7 @@ class Batcher:
                 )
             )
 
-    def _source(self) -> str:
+    def _source(self) -> Origin:
         return "measured" if set(self._sources.values()) == {"measured"} else "estimated"
 
     def _account(self, measurement: Measurement) -> Accounting:
@@ -376,7 +376,7 @@ class Batcher:
 class _Tally:
     """Energy per component, seconds, grams and dollars summed over windows of one state (active or idle)."""
 
-    def __init__(self, sources: dict[str, str], priced: bool) -> None:
+    def __init__(self, sources: Mapping[str, str], priced: bool) -> None:
         self.energy_j = {name: 0.0 for name in sources}
         self.duration_s = 0.0
         self.gco2eq = 0.0

@@ -166,7 +166,11 @@ def start_replicas(
         max_ongoing_requests=config.queue_size + config.max_batch,
         ray_actor_options={"num_cpus": 2 / replicas},
     )
-    handle = serve.run(deployment.bind(parts, site, config, board), name=APP_NAME, route_prefix=None)
+    handle = serve.run(
+        deployment.bind(parts, site, config, board),  # type: ignore[attr-defined]
+        name=APP_NAME,
+        route_prefix=None,
+    )
     return RayEngine(handle, board, info)
 
 
@@ -182,11 +186,11 @@ class _ModelParts:
 
     def __call__(self, replica: str) -> tuple[Summarizer, Meter]:
         from greentune.infer import Backend, load_summarizer
-        from greentune.meter import Meter
+        from greentune.meter import Meter, Scope
 
         summarizer = load_summarizer(self.source, Backend(self.backend), self.settings, self.device)
         log_path = Path(self.log_dir) / f"meter-replica-{replica}.jsonl"
-        return summarizer, Meter(log_path=log_path, scope="process", keep_measurements=1_000)
+        return summarizer, Meter(log_path=log_path, scope=Scope.PROCESS, keep_measurements=1_000)
 
 
 def ray_engine(request: ServeRequest, artifact_dir: Path) -> RayEngine:

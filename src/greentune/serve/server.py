@@ -23,8 +23,9 @@ from types import FrameType
 from greentune.carbon.intensity import Site
 from greentune.errors import GreentuneError
 from greentune.infer.summarizer import Backend, GenerationSettings
-from greentune.ledger import RunRecord
+from greentune.ledger import RunRecord, default_tracking_uri
 from greentune.meter import Scope
+from greentune.paths import home_for, make_owned_dir, slug
 from greentune.serve.batcher import BatcherConfig
 from greentune.serve.engine import Engine, EngineInfo
 from greentune.serve.model import ServedModel
@@ -32,7 +33,6 @@ from greentune.serve.session import SessionRequest, write_session
 from greentune.serve.snapshot import combine
 from greentune.serve.stats import build_stats
 
-RUNS_DIR = Path("greentune-runs") / "serve"
 METER_KEEP_WINDOWS = 1_000  # two windows per batch for the server's life: keep memory bounded (the log has them all)
 
 
@@ -51,11 +51,11 @@ class ServeRequest:
     timeout_s: float = 60.0
     ui: bool = False
     replicas: int = 1
-    scope: Scope = "machine"
+    scope: Scope = Scope.MACHINE
     experiment: str = "greentune-serve"
     run_name: str | None = None
     tracking_uri: str | None = None
-    runs_dir: Path = RUNS_DIR
+    runs_dir: Path | None = None  # None: `serve/` beside the ledger (greentune.paths.home_for)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -106,8 +106,9 @@ def run_server(
     check_port_free(request.host, request.port)
     started = datetime.now(UTC)
     run_name = request.run_name or f"serve-{Path(request.served.label).name}-{started:%Y%m%dT%H%M%S}"
-    artifact_dir = request.runs_dir / f"{started:%Y%m%dT%H%M%S}-{run_name}-{uuid.uuid4().hex[:6]}"
-    artifact_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = request.runs_dir or home_for(request.tracking_uri or default_tracking_uri()) / "serve"
+    artifact_dir = make_owned_dir(runs_dir / f"{started:%Y%m%dT%H%M%S}-{slug(run_name)}-{uuid.uuid4().hex[:6]}")
+    engine: Engine
     with loading():
         if request.replicas > 1:
             from greentune.serve.ray_deployment import ray_engine

@@ -81,7 +81,7 @@ def session_record(request: SessionRequest, total: Snapshot, stats: Stats, gpu_n
             ComponentEnergy(
                 name=name,
                 energy_kwh=joules / JOULES_PER_KWH,
-                source=total.component_sources.get(name, "estimated"),  # type: ignore[arg-type]
+                source=total.component_sources.get(name, "estimated"),
             )
             for name, joules in sorted(by_component.items())
         ],

@@ -117,7 +117,7 @@ class BudgetGate:
             entries.append(
                 SweepBudget(
                     limit=limit,
-                    unit=unit,  # type: ignore[arg-type]
+                    unit=unit,
                     spent=value or 0.0,
                     reached=value is not None and value >= limit,
                     trials_stopped=self.stopped,

@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from transformers import TrainerCallback
 
@@ -158,7 +158,7 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
 
     trial_id = tune.get_context().get_trial_id() or "local"
     coordinator = ray.get_actor(setup.coordinator_name)
-    segment = int(ray.get(coordinator.next_segment.remote(trial_id)))
+    segment = int(cast(Any, ray.get(coordinator.next_segment.remote(trial_id))))
     spec = setup.sweep.trial_spec(config)
     run_name = f"{setup.sweep.name}-{trial_id}" + (f"-s{segment}" if segment > 1 else "")
     spec = spec.model_copy(

@@ -371,7 +371,7 @@ class _Budgeted:
         ray.get(self.coordinator.set_reason.remote(trial.trial_id, status.value, epoch, detail))
 
 
-class _ProgressCallback(tune.Callback):  # type: ignore[misc]
+class _ProgressCallback(tune.Callback):
     """Advance a Rich bar as trials end; Tune pickles its callbacks with the experiment, the bar stays behind."""
 
     def __init__(self, progress: Any, total: int, name: str) -> None:
@@ -459,7 +459,7 @@ def _parent_record(inputs: _ParentInputs) -> RunRecord:
         run_name=sweep.name,
         kind=RunKind.SWEEP,
         experiment=base.ledger.experiment,
-        status=inputs.status,  # type: ignore[arg-type]
+        status=inputs.status,
         start_time=inputs.started.isoformat(),
         model_name=base.model.name,
         dataset_name=base.data.name,
