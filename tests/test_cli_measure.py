@@ -57,11 +57,9 @@ def test_exit_code_of_the_command_is_ours(tmp_path: Path) -> None:
     # the table labels each component with the source the meter log recorded for it
     log = read_log(tmp_path / "out" / "meter.jsonl")
     components = next(record for record in log if record["type"] == "meter_start")["components"]
-    rows = {
-        line.split("│")[1].strip(): line.split("│")[2].strip()
-        for line in result.stdout.splitlines()
-        if line.count("│") >= 6
-    }
+    lines = result.stdout.splitlines()
+    header = next(index for index, line in enumerate(lines) if line.split()[:2] == ["component", "source"])
+    rows = {line.split()[0]: line.split()[1] for line in lines[header + 2 : header + 2 + len(components)]}
     assert rows == {component["name"]: component["source"] for component in components}
     assert (tmp_path / "out" / "meter.jsonl").exists() and (tmp_path / "out" / "emissions.csv").exists()
     assert run("--output", str(tmp_path / "out2"), "--", "sh", "-c", "exit 7", cwd=tmp_path).returncode == 7

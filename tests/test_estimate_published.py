@@ -108,5 +108,3 @@ def test_cores_on_a_gpu_need_a_cpu_model() -> None:
     result = runner.invoke(app, ["estimate", "--hardware", "T4", "--cpu-cores", "4", "--hours", "1"])
     assert result.exit_code != 0
     assert "name the host CPU" in str(result.exception)
-    generic = runner.invoke(app, ["estimate", "--hardware", "generic", "--cpu-cores", "4", "--hours", "1"])
-    assert "no published TDP and core count" in str(generic.exception)

@@ -161,8 +161,8 @@ def epyc_slice(monkeypatch: pytest.MonkeyPatch) -> host.HostSensor:
 
 def test_cpu_power_is_the_tdp_share_of_the_visible_cores(epyc_slice: host.HostSensor) -> None:
     # 280 W ÷ 64 cores × 2 visible cores = 8.75 W at full load; linear in utilisation
-    assert epyc_slice.cpu_tdp.name == "AMD EPYC 7763"
-    assert epyc_slice.visible_cores == 2
+    assert epyc_slice.cpu.tdp_row is not None and epyc_slice.cpu.tdp_row.name == "AMD EPYC 7763"
+    assert epyc_slice.cpu.visible_cores == 2
     assert epyc_slice.cpu_power_w(100.0) == pytest.approx(8.75)
     assert epyc_slice.cpu_power_w(50.0) == pytest.approx(4.375)
     assert epyc_slice.cpu_power_w(0.0) == 0.0
@@ -206,7 +206,7 @@ def test_detection_says_which_row_and_how_many_cores_it_charges(epyc_slice: host
     detection = host.detect(estimate_cpu=True, estimate_ram=True, scope="process")
     assert detection.sensor is not None and detection.advice == ""
     assert detection.detail == (
-        "CPU 'AMD EPYC 7763 64-Core Processor': TDP row 'AMD EPYC 7763' (280 W); 2 core(s) visible; "
+        "CPU 'AMD EPYC 7763 64-Core Processor': TDP row 'AMD EPYC 7763' (280 W, 64 cores); 2 core(s) visible; "
         "charges the process tree's CPU time and RSS"
     )
     assert [component.name for component in detection.sensor.components] == ["cpu", "ram"]
@@ -216,7 +216,7 @@ def test_no_core_count_from_psutil_counts_one_core(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(host, "cpu_model_name", lambda: "AMD EPYC 7763 64-Core Processor")
     monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: None)
     sensor = host.HostSensor(estimate_cpu=True, estimate_ram=False)
-    assert sensor.visible_cores == 1
+    assert sensor.cpu.visible_cores == 1
     assert sensor.cpu_power_w(100.0) == pytest.approx(280.0 / 64)
 
 

@@ -1,8 +1,11 @@
 """NVML integration logic, fed a counter trace through the GpuDevice interface (NVML itself is not under test)."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from greentune.meter import Meter
+from greentune.meter import Meter, nvml
 from greentune.meter.nvml import NvmlSensor, detect, visible_gpu_indices
 
 # A counter trace in NVML's units, shaped like an H100 under a training load:
@@ -126,6 +129,25 @@ def test_cuda_visible_devices(value: str | None, expected: list[int]) -> None:
     assert visible_gpu_indices(value, UUIDS) == expected
 
 
+def test_without_a_driver_pynvml_is_not_even_imported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(nvml.sys, "platform", "linux")
+    monkeypatch.setattr(nvml, "_DRIVER_PATHS", (tmp_path / "no-nvidiactl",))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    detection = detect()
+    assert (detection.sensor_name, detection.sensor) == ("nvml", None)
+    assert detection.detail == "no NVIDIA driver here (no /dev/nvidiactl), so no GPU to measure"
+    assert detection.advice == "install the NVIDIA driver"
+    assert "pynvml" not in sys.modules
+
+
+@pytest.fixture
+def driver_present(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A driver's device node exists (a fake one), so detection goes on to NVML."""
+    (tmp_path / "nvidiactl").touch()
+    monkeypatch.setattr(nvml, "_DRIVER_PATHS", (tmp_path / "nvidiactl",))
+
+
+@pytest.mark.usefixtures("driver_present")
 def test_detect_explains_a_missing_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     import pynvml
 
@@ -139,6 +161,7 @@ def test_detect_explains_a_missing_driver(monkeypatch: pytest.MonkeyPatch) -> No
     assert detection.advice == "no NVIDIA driver here (libnvidia-ml.so missing); install the driver on a GPU machine"
 
 
+@pytest.mark.usefixtures("driver_present")
 @pytest.mark.parametrize(
     ("count", "visible", "detail"),
     [(0, None, "NVML found no GPU"), (1, "", "CUDA_VISIBLE_DEVICES hides every GPU")],

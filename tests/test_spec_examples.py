@@ -10,7 +10,12 @@ from greentune.carbon import resolve_site
 from greentune.finetune.demo import demo_specs
 from greentune.finetune.spec import load_spec
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+# run specs; examples/sweep-*.yaml are sweep specs (tests/test_sweep_parts.py loads them)
+EXAMPLES = sorted(
+    path
+    for path in (Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")
+    if not path.stem.startswith("sweep-")
+)
 
 
 def test_the_replications_are_all_there() -> None:

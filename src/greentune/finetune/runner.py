@@ -2,9 +2,10 @@
 
 `run()` reads top to bottom in the order things happen:
 
-1. checks that need no weights: the ledger opens (a corrupt or unreachable
-   ledger fails in seconds, before torch is even imported), the strategies
-   can run here, the accounting site resolves;
+1. checks that need no weights: the strategies can run here (the `frugal`
+   recipe resolved first; a refusal writes nothing), the ledger opens (a
+   corrupt or unreachable ledger fails in seconds, before any model loads),
+   the accounting site resolves;
 2. the run folder beside the ledger (`greentune.paths`): spec.yaml, then the
    RUNNING record in the ledger (refreshed by a heartbeat while it runs);
 3. `_execute` — inside the meter's `run` window: load model and data
@@ -162,13 +163,13 @@ def run(
     meter runs); `amend_record(record)` returns the record to store instead (e.g. with its sweep trial).
     """
     _prefer_passive_omp_wait()
-    uri = check_ledger(spec.ledger.tracking_uri)  # a broken ledger fails now, not after hours of training
     import torch
 
     has_cuda = torch.cuda.is_available()
     resolved = resolve_recipe(spec.strategies, Hardware(has_cuda, has_cuda and torch.cuda.is_bf16_supported()))
     spec = spec.model_copy(update={"strategies": resolved.strategies})
-    check_runnable(spec.strategies, has_cuda)
+    check_runnable(spec.strategies, has_cuda)  # a strategy this machine cannot run: one line, nothing written
+    uri = check_ledger(spec.ledger.tracking_uri)  # a broken ledger fails now, not after hours of training
     identity = identify_model(spec.model)
     warning = check_pretrained_dtype(spec.strategies, identity)
     site = _resolve_site(spec)

@@ -173,7 +173,13 @@ def _experiment_id(client: Any, uri: str, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    return str(client.create_experiment(name, artifact_location=_artifact_location(uri)))
+    try:
+        return str(client.create_experiment(name, artifact_location=_artifact_location(uri)))
+    except Exception:  # another process (e.g. through a tracking server, beyond our file lock) created it first
+        created = client.get_experiment_by_name(name)
+        if created is None:
+            raise
+        return str(created.experiment_id)
 
 
 def record_metrics(record: RunRecord) -> dict[str, float]:
