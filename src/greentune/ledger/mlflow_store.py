@@ -304,7 +304,7 @@ def finish_run(
             elif path.is_file():
                 _retrying(client.log_artifact, record.run_id, str(path))
         end_ms = _epoch_ms(record.start_time) + int(record.duration_s * 1000)
-        _retrying(client.set_terminated, record.run_id, status=record.status.value, end_time=end_ms)
+        _retrying(client.set_terminated, record.run_id, status=str(record.status), end_time=end_ms)
     return record
 
 
@@ -331,9 +331,9 @@ def _tags(record: RunRecord) -> list[Any]:
     from mlflow.entities import RunTag
 
     return [
-        RunTag(STATUS_TAG, record.status.value),
+        RunTag(STATUS_TAG, str(record.status)),
         RunTag(HEARTBEAT_TAG, f"{time.time():.0f}"),
-        RunTag("greentune.kind", record.kind.value),
+        RunTag("greentune.kind", str(record.kind)),
         RunTag("greentune.hardware", record.hardware),
         RunTag("greentune.energy_source", record.energy_source),
         RunTag("greentune.model", record.model_name),

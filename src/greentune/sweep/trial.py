@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from transformers import TrainerCallback
 
-from greentune.ledger import RunKind, RunRecord, TrialInfo, TrialReport, TrialStatus
+from greentune.ledger import RunKind, RunRecord, RunStatus, TrialInfo, TrialReport, TrialStatus
 from greentune.paths import checkpoint_dir, home_for, make_owned_dir, remove_owned_dir
 from greentune.sweep.spec import SweepSpec
 
@@ -203,7 +203,9 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
             update={
                 "kind": RunKind.TRAIN,
                 "parent_run_id": setup.parent_run_id,
-                "status": "KILLED" if status not in (TrialStatus.FINISHED, TrialStatus.FAILED) else record.status,
+                "status": RunStatus.KILLED
+                if status not in (TrialStatus.FINISHED, TrialStatus.FAILED)
+                else record.status,
                 "notes": notes,
                 "trial": TrialInfo(
                     trial_id=trial_id,

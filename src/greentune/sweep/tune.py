@@ -33,7 +33,7 @@ from greentune.ledger import (
     reserve_run,
     write_run,
 )
-from greentune.paths import home_for
+from greentune.paths import home_for, make_owned_dir, slug
 from greentune.sweep.budget import BudgetGate, Cost, Limits
 from greentune.sweep.footprint import CounterPoint, FootprintRequest, Interval, idle_between, sweep_footprint
 from greentune.sweep.spec import Distribution, SchedulerKind, SearchAlgorithm, SweepSpec
@@ -62,8 +62,7 @@ def run_sweep(request: SweepRequest) -> RunRecord:
     started = datetime.now(UTC)
     parent_id = reserve_run(experiment, sweep.name, started.isoformat(), tracking_uri)
     site = _site(base)
-    sweep_dir = runs_dir / "sweeps" / f"{started:%Y%m%dT%H%M%S}-{sweep.name}-{parent_id[:6]}"
-    sweep_dir.mkdir(parents=True)
+    sweep_dir = make_owned_dir(runs_dir / "sweeps" / f"{started:%Y%m%dT%H%M%S}-{slug(sweep.name)}-{parent_id[:6]}")
     meter = _start_meter(sweep_dir, base.meter.scope)
     started_ray = not ray.is_initialized()
     status = "FINISHED"
