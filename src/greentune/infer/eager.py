@@ -43,20 +43,7 @@ class EagerSummarizer:
 
     def summarize(self, texts: Sequence[str]) -> list[Summary]:
         """One padded batch through `generate`; output tokens exclude padding and the start token."""
-        import torch
-
-        batch = self.tokenizer(
-            list(texts), max_length=self.settings.max_input_tokens, truncation=True, padding=True, return_tensors="pt"
-        ).to(self.device)
-        with torch.inference_mode():
-            # only ids and mask: a BERT tokenizer's token_type_ids are not an input of every seq2seq model (BART)
-            output_ids = self.model.generate(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                num_beams=self.settings.num_beams,
-                max_new_tokens=self.settings.max_new_tokens,
-            )
-        return summaries_from_ids(self.tokenizer, self.model.generation_config, batch["attention_mask"], output_ids)
+        return generate_summaries(self.model, self.tokenizer, self.settings, texts, self.device)
 
 
 def load_transformers_model(name: str) -> Any:
@@ -80,6 +67,26 @@ def input_limit(model: Any, settings: GenerationSettings) -> int:
     config = getattr(model.config, "encoder", model.config)
     positions = getattr(config, "max_position_embeddings", None)
     return min(settings.max_input_tokens, positions) if positions else settings.max_input_tokens
+
+
+def generate_summaries(
+    model: Any, tokenizer: Any, settings: GenerationSettings, texts: Sequence[str], device: str
+) -> list[Summary]:
+    """One padded batch of `texts` (inputs on `device`) through a transformers model's `generate`."""
+    import torch
+
+    batch = tokenizer(
+        list(texts), max_length=settings.max_input_tokens, truncation=True, padding=True, return_tensors="pt"
+    ).to(device)
+    with torch.inference_mode():
+        # only ids and mask: a BERT tokenizer's token_type_ids are not an input of every seq2seq model (BART)
+        output_ids = model.generate(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            num_beams=settings.num_beams,
+            max_new_tokens=settings.max_new_tokens,
+        )
+    return summaries_from_ids(tokenizer, model.generation_config, batch["attention_mask"], output_ids)
 
 
 def summaries_from_ids(tokenizer: Any, generation_config: Any, attention_mask: Any, output_ids: Any) -> list[Summary]:

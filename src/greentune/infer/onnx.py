@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from greentune.infer.eager import input_limit, load_transformers_model, summaries_from_ids
+from greentune.infer.eager import generate_summaries, input_limit, load_transformers_model
 from greentune.infer.summarizer import (
     Backend,
     GenerationSettings,
@@ -93,20 +93,8 @@ class OnnxSummarizer:
         return len(self.tokenizer(text, truncation=False)["input_ids"])
 
     def summarize(self, texts: Sequence[str]) -> list[Summary]:
-        """One padded batch through `generate`, every model call answered by ONNX Runtime."""
-        import torch
-
-        batch = self.tokenizer(
-            list(texts), max_length=self.settings.max_input_tokens, truncation=True, padding=True, return_tensors="pt"
-        )
-        with torch.inference_mode():
-            output_ids = self.model.generate(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                num_beams=self.settings.num_beams,
-                max_new_tokens=self.settings.max_new_tokens,
-            )
-        return summaries_from_ids(self.tokenizer, self.model.generation_config, batch["attention_mask"], output_ids)
+        """One padded batch through `generate`, every model call answered by ONNX Runtime (inputs stay on the CPU)."""
+        return generate_summaries(self.model, self.tokenizer, self.settings, texts, "cpu")
 
 
 def _flat_cache(cache: Any) -> list[Any]:
