@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from greentune.meter import ComponentEnergy, Measurement, write_codecarbon_csv
+from greentune.meter.codecarbon_csv import os_description, random_uuid4
 
 # The fields of EmissionsData, in order, copied from codecarbon 3.3.2,
 # codecarbon/output_methods/emissions_data.py (the header CodeCarbon's FileOutput writes).
@@ -136,3 +137,21 @@ def test_one_row_per_measurement(tmp_path: Path) -> None:
     _, rows = read_rows(write_codecarbon_csv(tmp_path / "emissions.csv", [TRAIN, evaluate]))
     assert [row["project_name"] for row in rows] == ["greentune:train", "greentune:eval"]
     assert len({row["run_id"] for row in rows}) == 1
+
+
+def test_os_column_says_what_platform_says() -> None:
+    """The hand-built ``os`` string is `platform.platform()`'s, which CodeCarbon writes (catches a changed
+    order, separator or C-library part)."""
+    import platform
+
+    assert os_description() == platform.platform()
+
+
+def test_run_id_is_a_random_version_4_uuid() -> None:
+    """`uuid.UUID` parses our id back to the same text with version 4 and the RFC 4122 variant; two differ."""
+    import uuid
+
+    first, second = random_uuid4(), random_uuid4()
+    parsed = uuid.UUID(first)
+    assert (str(parsed), parsed.version, parsed.variant) == (first, 4, uuid.RFC_4122)
+    assert first != second

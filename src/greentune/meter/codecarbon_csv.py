@@ -6,13 +6,18 @@ duration in s, emissions in kg CO2eq, emissions_rate in kg/s, powers in W,
 energies in kWh, ram_total_size in GB. One row per measurement;
 ``project_name`` is ``<project>:<window>``. The meter knows no carbon, place
 or water: those columns stay empty unless given, as does anything else we do
-not know. (platform, uuid and datetime are imported when a file is written,
-to keep `import greentune.meter` fast.)
+not know. The ``os`` column is built from `os.uname` and `os.confstr`, in
+`platform.platform()`'s format, and the run id is a version-4 UUID from
+`os.urandom`: `platform` (which `uuid` imports too) costs tens of ms to import and
+`platform.platform()` reads the interpreter's binary to find the C library,
+all after the command exits, on `greentune measure`'s start-up budget.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +86,10 @@ def write_codecarbon_csv(
     ``hardware`` is `Meter.hardware` (CPU/GPU models, counts, RAM size);
     ``emissions_kg_by_window`` maps window names to kg CO2eq from the carbon accounting.
     """
-    import uuid
-
     path = Path(path)
     hardware = hardware or {}
     emissions = emissions_kg_by_window or {}
-    run_id = run_id or str(uuid.uuid4())
+    run_id = run_id or random_uuid4()
     rows = [
         _row(m, emissions.get(m.name), hardware, f"{project_name}:{m.name}", run_id)
         | _given(
@@ -112,7 +115,6 @@ def _row(
     m: Measurement, emissions_kg: float | None, hardware: dict[str, Any], project_name: str, run_id: str
 ) -> dict[str, Any]:
     """The columns one measurement fills."""
-    import platform
     from datetime import UTC, datetime
 
     end = datetime.fromtimestamp(m.start_unix_s + m.duration_s, tz=UTC)
@@ -134,8 +136,8 @@ def _row(
         "gpu_energy": m.energy_j_of("gpu") / JOULES_PER_KWH,
         "ram_energy": m.energy_j_of("ram") / JOULES_PER_KWH,
         "energy_consumed": m.energy_kwh,
-        "os": platform.platform(),
-        "python_version": platform.python_version(),
+        "os": os_description(),
+        "python_version": sys.version.split()[0],
         "cpu_count": hardware.get("cpu_count", ""),
         "cpu_model": hardware.get("cpu_model", ""),
         "gpu_count": len(gpu_models),
@@ -156,3 +158,28 @@ def _given(**values: Any) -> dict[str, Any]:
 def _blank(value: float | None) -> float | str:
     """Empty cell for an unknown value."""
     return "" if value is None else value
+
+
+def random_uuid4() -> str:
+    """A random (version 4, RFC 4122 variant) UUID in its canonical text form."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def os_description() -> str:
+    """What `platform.platform()` says on Linux with glibc (``Linux-6.1.0-x86_64-with-glibc2.36``); elsewhere
+    `platform.platform()` itself."""
+    uname = os.uname()
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        libc = None
+    if uname.sysname != "Linux" or not libc:
+        import platform
+
+        return platform.platform()
+    name, _, version = libc.partition(" ")
+    return f"{uname.sysname}-{uname.release}-{uname.machine}-with-{name}{version}"

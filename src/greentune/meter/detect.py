@@ -12,14 +12,12 @@ process tree's share instead. GPUs are metered whole in both scopes.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from greentune.meter import host, nvml, rapl
 from greentune.meter.distributed import local_rank, measures_node
 from greentune.meter.sensor import Detection, Scope, Sensor
 
-logger = logging.getLogger("greentune.meter")
 _warned_rapl_permission = False
 
 
@@ -59,7 +57,9 @@ def _warn_rapl_permission(detection: Detection) -> None:
     global _warned_rapl_permission
     if not _warned_rapl_permission:
         _warned_rapl_permission = True
-        logger.warning(
+        import logging  # here, not at import: logging is not on `greentune measure`'s start-up path
+
+        logging.getLogger("greentune.meter").warning(
             "greentune: %s — CPU and RAM energy will be ESTIMATED from TDP × utilisation. To measure: %s",
             detection.detail,
             detection.advice,

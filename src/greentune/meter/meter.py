@@ -16,7 +16,6 @@ SIGTERM and at interpreter exit.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -35,7 +34,6 @@ from greentune.meter.sensor import Component, Scope, Sensor
 from greentune.meter.shutdown import ShutdownHooks
 
 LOG_SCHEMA_VERSION = 1
-logger = logging.getLogger("greentune.meter")
 
 
 @dataclass
@@ -374,7 +372,11 @@ class Meter:
         """Warn once per sensor; its counters keep their last value."""
         if sensor.name not in self._failed_sensors:
             self._failed_sensors.add(sensor.name)
-            logger.warning("greentune: sensor %s failed to read (%s); its components stop counting", sensor.name, error)
+            import logging  # here, not at import: logging is not on `greentune measure`'s start-up path
+
+            logging.getLogger("greentune.meter").warning(
+                "greentune: sensor %s failed to read (%s); its components stop counting", sensor.name, error
+            )
             self._log_record({"type": "warning", "t_unix_s": time.time(), "message": f"sensor {sensor.name}: {error}"})
 
     def _describe_hardware(self) -> dict[str, Any]:
