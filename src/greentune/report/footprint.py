@@ -56,7 +56,8 @@ class FootprintLine(BaseModel):
 
 
 class TimelinePoint(BaseModel):
-    """The project's running totals when one job ended (ISO 8601, UTC)."""
+    """The project's running totals when one job ended (ISO 8601, UTC): kWh, and gCO2eq operational,
+    embodied and their sum. The last point's figures equal the footprint's total line."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -64,6 +65,8 @@ class TimelinePoint(BaseModel):
     run_name: str
     kind: str
     energy_kwh: float
+    operational_gco2eq: float
+    embodied_gco2eq: float
     total_gco2eq: float
 
 
@@ -167,17 +170,21 @@ def project_footprint(records: list[RunRecord], since: datetime | None = None) -
         # the smallest N with N × served_gco2eq / summaries > training_gco2eq
         breakeven = math.floor(training_gco2eq * summaries / served_gco2eq) + 1
     timeline: list[TimelinePoint] = []
-    energy, grams = 0.0, 0.0
-    for record in sorted(counted, key=_end):
-        energy += record.energy_kwh
-        grams += _total_gco2eq(record)
+    ordered = sorted(counted, key=_end)
+    # each point sums its prefix with fsum, so that the last point equals the total line exactly
+    for index, record in enumerate(ordered, start=1):
+        so_far = ordered[:index]
+        operational = math.fsum(r.emissions_gco2eq for r in so_far)
+        embodied = math.fsum(r.embodied_gco2eq or 0.0 for r in so_far)
         timeline.append(
             TimelinePoint(
                 time=_end(record).isoformat(),
                 run_name=record.run_name,
                 kind=_group(record),
-                energy_kwh=energy,
-                total_gco2eq=grams,
+                energy_kwh=math.fsum(r.energy_kwh for r in so_far),
+                operational_gco2eq=operational,
+                embodied_gco2eq=embodied,
+                total_gco2eq=operational + embodied,
             )
         )
     return Footprint(
