@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
@@ -170,21 +171,21 @@ def project_footprint(records: list[RunRecord], since: datetime | None = None) -
         # the smallest N with N × served_gco2eq / summaries > training_gco2eq
         breakeven = math.floor(training_gco2eq * summaries / served_gco2eq) + 1
     timeline: list[TimelinePoint] = []
-    ordered = sorted(counted, key=_end)
-    # each point sums its prefix with fsum, so that the last point equals the total line exactly
-    for index, record in enumerate(ordered, start=1):
-        so_far = ordered[:index]
-        operational = math.fsum(r.emissions_gco2eq for r in so_far)
-        embodied = math.fsum(r.embodied_gco2eq or 0.0 for r in so_far)
+    # exact running sums (Fraction), each rounded once like math.fsum: the last point equals the total line
+    energy, operational, embodied = Fraction(0), Fraction(0), Fraction(0)
+    for record in sorted(counted, key=_end):
+        energy += Fraction(record.energy_kwh)
+        operational += Fraction(record.emissions_gco2eq)
+        embodied += Fraction(record.embodied_gco2eq or 0.0)
         timeline.append(
             TimelinePoint(
                 time=_end(record).isoformat(),
                 run_name=record.run_name,
                 kind=_group(record),
-                energy_kwh=math.fsum(r.energy_kwh for r in so_far),
-                operational_gco2eq=operational,
-                embodied_gco2eq=embodied,
-                total_gco2eq=operational + embodied,
+                energy_kwh=float(energy),
+                operational_gco2eq=float(operational),
+                embodied_gco2eq=float(embodied),
+                total_gco2eq=float(operational) + float(embodied),
             )
         )
     return Footprint(
