@@ -10,10 +10,12 @@ must end at the total, in Markdown, JSON and the HTML page's plotly figure.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from browser import chromium_available, open_page
 from greentune.cli.app import app
 from greentune.ledger import RunKind, RunRecord, write_run
 
@@ -86,10 +88,15 @@ def markdown(ledger: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def html(ledger: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def page(ledger: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("page") / "report.html"
     report(ledger, "--out", str(out))
-    return out.read_text()
+    return out
+
+
+@pytest.fixture(scope="module")
+def html(page: Path) -> str:
+    return page.read_text()
 
 
 def _table(section: str, first_header: str) -> list[list[str]]:
@@ -180,3 +187,16 @@ def test_runs_table_shows_storage_in_human_units(markdown: str, html: str) -> No
     runs_table = html[html.index('<table id="runs">') : html.index("</table>", html.index('<table id="runs">'))]
     assert "<th>storage</th>" in runs_table
     assert runs_table.count('<td title="checkpoints and final model on disk">393 MiB</td>') == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not chromium_available(), reason="/usr/bin/chromium absent: `make test` installs chromium + chromium-driver as root"
+)
+def test_footprint_section_renders_in_headless_chromium(page: Path) -> None:
+    view = open_page(page, table_ids=("footprint",))
+    assert view.console_errors == []
+    assert view.table_rows["footprint"] == 5  # four kind/status lines and the total
+    (plot,) = [p for p in view.plots if p["name"] == "footprint-timeline"]
+    # 4 traces (energy, operational, embodied, total) + 4 energy markers + 4 total markers
+    assert plot["traces"] == 12 and plot["height"] == 480

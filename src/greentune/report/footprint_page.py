@@ -163,8 +163,8 @@ def section_html(footprint: Footprint) -> str:
     )
     return (
         "<section id='footprint-section'><h2>Project footprint</h2>"
-        "<p class='muted'>Every job below (failed, killed, searches, benchmarks and serving too), operational and "
-        "embodied emissions; a sweep's trials are counted in their sweep.</p>"
+        "<p class='muted'>All jobs, failed and killed ones, searches, benchmarks and serving included; operational "
+        "and embodied emissions; a sweep's trials are counted once, in their sweep.</p>"
         f"<div class='table-wrap'><table id='footprint'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         f"<ul>{summary}</ul>{plot}</section>"
     )
