@@ -137,7 +137,13 @@ def test_markdown_timeline_is_cumulative_and_ends_at_the_total(markdown: str) ->
 
 
 def test_json_footprint_last_point_is_the_total(ledger: str) -> None:
-    footprint = json.loads(report(ledger, "--format", "json"))["footprint"]
+    data = json.loads(report(ledger, "--format", "json"))
+    assert {row["run_name"]: row["storage_bytes"] for row in data["runs"]} == {
+        "baseline": STORAGE_BYTES,
+        "killed": None,
+        "trial-0": None,
+    }
+    footprint = data["footprint"]
     total, last = footprint["total"], footprint["timeline"][-1]
     assert (total["runs"], total["energy_kwh"], total["emissions_gco2eq"], total["embodied_gco2eq"]) == (
         4,
