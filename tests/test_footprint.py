@@ -136,6 +136,14 @@ def test_timeline_is_cumulative_in_end_order(out: dict) -> None:
     points = out["timeline"]
     assert [p["run_name"] for p in points] == ["baseline", "killed", "failed", "sweep", "serve", "bench"]
     assert [p["total_gco2eq"] for p in points] == pytest.approx([5.0, 6.5, 7.0, 22.0, 24.0, 24.25])
+    assert [p["operational_gco2eq"] for p in points] == pytest.approx([4.0, 5.5, 6.0, 18.0, 19.5, 19.75])
+    assert [p["embodied_gco2eq"] for p in points] == pytest.approx([1.0, 1.0, 1.0, 4.0, 4.5, 4.5])
+    last, total = points[-1], out["total"]
+    assert (last["energy_kwh"], last["operational_gco2eq"], last["embodied_gco2eq"]) == (
+        total["energy_kwh"],
+        total["emissions_gco2eq"],
+        total["embodied_gco2eq"],
+    )
 
 
 def test_trials_count_when_their_sweep_is_left_out(ledger: str) -> None:

@@ -105,7 +105,8 @@ def test_markdown_and_json_reports(ledger) -> None:
         assert "worth it where quality matters more than footprint" in markdown
     else:
         assert "Drop freeze-embeddings" in markdown
-    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    runs_section = markdown[markdown.index("## Runs") : markdown.index("## Against the baseline")]
+    rows = [line for line in runs_section.splitlines() if line.startswith("| ")]
     table = [line for line in rows if "FINISHED" in line or "FAILED" in line]
     assert len(table) == 3
     assert "'broken' (FAILED) has no ROUGE" in notes

@@ -11,6 +11,7 @@ from greentune.carbon import Equivalent
 from greentune.errors import GreentuneError
 from greentune.ledger import RunKind, RunRecord
 from greentune.report import compare, metrics
+from greentune.report.footprint import Footprint, project_footprint
 from greentune.report.inference import InferenceRow, inference_rows
 from greentune.report.load import choose_baseline, rouge_notes
 from greentune.report.recommend import DEFAULT_ROUGE_TOLERANCE_POINTS, Verdict, recommendation, verdicts
@@ -45,6 +46,7 @@ class RunRow(BaseModel):
     tokens_per_s: float | None
     peak_ram_bytes: int | None
     peak_vram_bytes: int | None
+    storage_bytes: int | None
     artifact_dir: str | None
     rouge1_by_epoch: list[tuple[float, float]]
     notes: list[str]
@@ -73,6 +75,7 @@ class Report(BaseModel):
     notes: list[str]
     inference: list[InferenceRow] = []
     serving: list[ServingRow] = []
+    footprint: Footprint | None = None
 
 
 def build_report(
@@ -84,10 +87,12 @@ def build_report(
     """Compare `records` against the baseline run (id or name; a sensible default when None).
 
     Inference benchmarks (kind `infer`), serving sessions (kind `serve`) and sweep parents (kind `sweep`,
-    whose energy is their trials' plus idle time) get their own sections instead of rows among the runs.
+    whose energy is their trials' plus idle time) get their own sections instead of rows among the runs;
+    the footprint section counts every record (`project_footprint`, as `greentune footprint` does).
     """
     inference = inference_rows(records)
     serving = serving_rows(records)
+    footprint = project_footprint(records) if records else None
     records = [record for record in records if record.kind not in (RunKind.INFER, RunKind.SERVE, RunKind.SWEEP)]
     all_notes = list(notes or [])
     base, baseline_notes = choose_baseline(records, baseline)
@@ -116,6 +121,7 @@ def build_report(
         notes=all_notes,
         inference=inference,
         serving=serving,
+        footprint=footprint,
     )
 
 
@@ -149,6 +155,7 @@ def _rows(
             tokens_per_s=r.tokens_per_s,
             peak_ram_bytes=r.peak_ram_bytes,
             peak_vram_bytes=r.peak_vram_bytes,
+            storage_bytes=r.storage_bytes,
             artifact_dir=r.artifact_dir,
             rouge1_by_epoch=[
                 (entry["epoch"], entry["rouge1"]) for entry in r.eval_history if "epoch" in entry and "rouge1" in entry

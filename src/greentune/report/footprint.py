@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,7 +57,8 @@ class FootprintLine(BaseModel):
 
 
 class TimelinePoint(BaseModel):
-    """The project's running totals when one job ended (ISO 8601, UTC)."""
+    """The project's running totals when one job ended (ISO 8601, UTC): kWh, and gCO2eq operational,
+    embodied and their sum. The last point's figures equal the footprint's total line."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -64,6 +66,8 @@ class TimelinePoint(BaseModel):
     run_name: str
     kind: str
     energy_kwh: float
+    operational_gco2eq: float
+    embodied_gco2eq: float
     total_gco2eq: float
 
 
@@ -167,17 +171,21 @@ def project_footprint(records: list[RunRecord], since: datetime | None = None) -
         # the smallest N with N × served_gco2eq / summaries > training_gco2eq
         breakeven = math.floor(training_gco2eq * summaries / served_gco2eq) + 1
     timeline: list[TimelinePoint] = []
-    energy, grams = 0.0, 0.0
+    # exact running sums (Fraction), each rounded once like math.fsum: the last point equals the total line
+    energy, operational, embodied = Fraction(0), Fraction(0), Fraction(0)
     for record in sorted(counted, key=_end):
-        energy += record.energy_kwh
-        grams += _total_gco2eq(record)
+        energy += Fraction(record.energy_kwh)
+        operational += Fraction(record.emissions_gco2eq)
+        embodied += Fraction(record.embodied_gco2eq or 0.0)
         timeline.append(
             TimelinePoint(
                 time=_end(record).isoformat(),
                 run_name=record.run_name,
                 kind=_group(record),
-                energy_kwh=energy,
-                total_gco2eq=grams,
+                energy_kwh=float(energy),
+                operational_gco2eq=float(operational),
+                embodied_gco2eq=float(embodied),
+                total_gco2eq=float(operational) + float(embodied),
             )
         )
     return Footprint(

@@ -1,17 +1,34 @@
-"""The footprint as a report section: Markdown, or a self-contained HTML page with a cumulative timeline (plotly).
+"""The footprint as a report section, for `greentune footprint --out` and for `greentune report`.
 
-Plotly is the report's figure library already (see `plots`); the timeline is
-one step line of the project's cumulative gCO2eq, a marker per job.
+Markdown: the table by kind and status, the functional units and the
+cumulative timeline as a table (one row per job, in the order the jobs ended).
+HTML: the same as a <section> with the timeline as a plotly figure (the
+report's figure library, see `plots`): cumulative kWh above, cumulative
+gCO2eq below, operational and embodied stacked, a step per job.
 """
 
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from greentune.report import fmt
 from greentune.report.footprint import Footprint, FootprintLine
 
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
 HEADER = ["kind", "status", "runs", "energy (kWh)", "operational (gCO2eq)", "embodied (gCO2eq)", "cost", "storage"]
+TIMELINE_HEADER = [
+    "job end (UTC)",
+    "job",
+    "kind",
+    "kWh so far",
+    "operational gCO2eq",
+    "embodied gCO2eq",
+    "total gCO2eq",
+]
+TIMELINE_DIV_ID = "plot-footprint-timeline"
 
 
 def cells(line: FootprintLine) -> list[str]:
@@ -48,43 +65,87 @@ def summary_lines(footprint: Footprint) -> list[str]:
     return lines + [f"Note: {note}" for note in footprint.notes]
 
 
+def timeline_cells(footprint: Footprint) -> list[list[str]]:
+    """One row per job in end order: its end time and name, and the project's running totals after it."""
+    return [
+        [
+            point.time.replace("+00:00", "Z"),
+            point.run_name,
+            point.kind,
+            fmt.sig(point.energy_kwh),
+            fmt.sig(point.operational_gco2eq),
+            fmt.sig(point.embodied_gco2eq),
+            fmt.sig(point.total_gco2eq),
+        ]
+        for point in footprint.timeline
+    ]
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+
+
 def render_markdown(footprint: Footprint) -> str:
-    """A '## Project footprint' section: the table by kind and status, the total, the functional units."""
+    """A '## Project footprint' section: the table by kind and status, the total, the functional units
+    and the cumulative timeline."""
     rows = [cells(line) for line in [*footprint.lines, footprint.total]]
-    out = ["## Project footprint", "", "| " + " | ".join(HEADER) + " |", "|" + " --- |" * len(HEADER)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
+    out = ["## Project footprint", "", *_markdown_table(HEADER, rows)]
     out += ["", *(f"- {line}" for line in summary_lines(footprint)), ""]
+    if footprint.timeline:
+        out += ["### Cumulative timeline", "", *_markdown_table(TIMELINE_HEADER, timeline_cells(footprint)), ""]
     return "\n".join(out)
 
 
-def timeline_figure_html(footprint: Footprint) -> str:
-    """The cumulative gCO2eq over time as a plotly <div> (no plotly.js; the page includes it once)."""
+def timeline_figure(footprint: Footprint) -> Figure | None:
+    """Cumulative kWh (top) and gCO2eq (bottom: operational and embodied stacked, and their total) over
+    the jobs' end times; None without a job."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     points = footprint.timeline
-    figure = go.Figure(
+    if not points:
+        return None
+    times = [p.time for p in points]
+    jobs = [f"{p.run_name} ({p.kind})" for p in points]
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    step = {"shape": "hv"}
+    figure.add_trace(
         go.Scatter(
-            x=[p.time for p in points],
-            y=[p.total_gco2eq for p in points],
-            mode="lines+markers",
-            line={"shape": "hv"},
-            text=[f"{p.run_name} ({p.kind})" for p in points],
-            hovertemplate="%{text}<br>%{y:.4g} gCO2eq so far<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        template="plotly_white",
-        xaxis_title="job end (UTC)",
-        yaxis_title="cumulative gCO2eq (operational + embodied)",
-        height=360,
-        margin={"t": 20, "r": 20, "b": 50, "l": 70},
-    )
-    return figure.to_html(full_html=False, include_plotlyjs=False, div_id="plot-footprint-timeline")
+            x=times, y=[p.energy_kwh for p in points], name="energy", mode="lines+markers", line=step, text=jobs,
+            hovertemplate="%{text}<br>%{y:.4g} kWh so far<extra></extra>",
+        ),
+        row=1, col=1,
+    )  # fmt: skip
+    for name, values, colour in (
+        ("operational", [p.operational_gco2eq for p in points], "#0969da"),
+        ("embodied", [p.embodied_gco2eq for p in points], "#9a6700"),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=times, y=values, name=name, mode="lines", line={**step, "color": colour}, stackgroup="gco2eq",
+                text=jobs, hovertemplate=f"%{{text}}<br>{name} %{{y:.4g}} gCO2eq so far<extra></extra>",
+            ),
+            row=2, col=1,
+        )  # fmt: skip
+    figure.add_trace(
+        go.Scatter(
+            x=times, y=[p.total_gco2eq for p in points], name="total", mode="markers", marker={"color": "#1f2328"},
+            text=jobs, hovertemplate="%{text}<br>%{y:.4g} gCO2eq so far<extra></extra>",
+        ),
+        row=2, col=1,
+    )  # fmt: skip
+    figure.update_layout(template="plotly_white", height=480, margin={"t": 20, "r": 20, "b": 50, "l": 80})
+    figure.update_yaxes(title_text="cumulative kWh", row=1, col=1)
+    figure.update_yaxes(title_text="cumulative gCO2eq", row=2, col=1)
+    figure.update_xaxes(title_text="job end (UTC)", row=2, col=1)
+    return figure
 
 
-def render_html(footprint: Footprint) -> str:
-    """A self-contained page: the table, the functional units and the cumulative timeline."""
-    from plotly.offline import get_plotlyjs
+def section_html(footprint: Footprint) -> str:
+    """A <section id="footprint-section">: the table, the functional units and the cumulative timeline.
+    The page that holds it includes plotly.js once."""
+    from greentune.report.html import PLOT_CONFIG
 
     head = "".join(f"<th>{escape(h)}</th>" for h in HEADER)
     body = "".join(
@@ -92,10 +153,28 @@ def render_html(footprint: Footprint) -> str:
         for line in [*footprint.lines, footprint.total]
     )
     summary = "".join(f"<li>{escape(line)}</li>" for line in summary_lines(footprint))
+    figure = timeline_figure(footprint)
+    plot = (
+        "<h3>Cumulative energy and emissions</h3><figure class='plot' data-plot='footprint-timeline'>"
+        + figure.to_html(full_html=False, include_plotlyjs=False, div_id=TIMELINE_DIV_ID, config=PLOT_CONFIG)
+        + "</figure>"
+        if figure is not None
+        else "<p class='empty'>No jobs to draw.</p>"
+    )
+    return (
+        "<section id='footprint-section'><h2>Project footprint</h2>"
+        "<p class='muted'>All jobs, failed and killed ones, searches, benchmarks and serving included; operational "
+        "and embodied emissions; a sweep's trials are counted once, in their sweep.</p>"
+        f"<div class='table-wrap'><table id='footprint'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        f"<ul>{summary}</ul>{plot}</section>"
+    )
+
+
+def render_html(footprint: Footprint) -> str:
+    """A self-contained page holding the section (plotly.js inline)."""
+    from plotly.offline import get_plotlyjs
+
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Project footprint</title>"
-        f"<script>{get_plotlyjs()}</script></head><body>"
-        "<h2>Project footprint</h2>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        f"<ul>{summary}</ul><h3>Cumulative emissions</h3>{timeline_figure_html(footprint)}</body></html>\n"
+        f"<script>{get_plotlyjs()}</script></head><body>{section_html(footprint)}</body></html>\n"
     )

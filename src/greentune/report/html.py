@@ -50,12 +50,24 @@ def render_html(report: Report, timelines: dict[str, Timeline]) -> str:
         learning_curves=_div(plots.learning_curve_figure(report), "plot-learning-curves"),
         regions=_div(plots.region_figure(report.whatif), "plot-regions") if report.whatif else None,
         inference=_div(inference_figure(report.inference), "plot-inference"),
+        footprint=_footprint_section(report),
         timelines={
             row.run_id: _div(plots.timeline_figure(timelines[row.run_id]), f"plot-timeline-{index}")
             for index, row in enumerate(report.runs)
             if row.run_id in timelines
         },
     )
+
+
+def _footprint_section(report: Report) -> str | None:
+    """The project footprint section (`footprint_page.section_html`, shared with `greentune footprint`)."""
+    if report.footprint is None:
+        return None
+    from markupsafe import Markup
+
+    from greentune.report.footprint_page import section_html
+
+    return Markup(section_html(report.footprint))
 
 
 def _div(figure: Figure | None, div_id: str) -> str | None:

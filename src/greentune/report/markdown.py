@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from greentune.report import fmt
+from greentune.report import fmt, footprint_page
 from greentune.report.build import Report
 from greentune.report.serving import serving_markdown
 
 
 def render_markdown(report: Report) -> str:
-    """Runs table, deltas, recommendation, region what-if, equivalents and notes as Markdown."""
+    """Runs table, deltas, recommendation, region what-if, equivalents, notes and the project footprint as Markdown."""
     lines = [f"# {report.title}", "", f"Generated {report.generated_at}."]
     if report.notes:
         lines += ["", "**Notes**", ""] + [f"- {note}" for note in report.notes]
@@ -19,6 +19,8 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## The same energy elsewhere", "", *_whatif(report)]
     if report.inference:
         lines += ["", "## Inference (bench-infer)", "", *_inference_table(report)]
+    if report.footprint is not None:
+        lines += ["", footprint_page.render_markdown(report.footprint)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -50,6 +52,7 @@ def _runs_table(report: Report) -> list[str]:
         "tokens/s",
         "peak RAM",
         "peak VRAM",
+        "storage",
         "energy",
     ]
     rows = [
@@ -72,6 +75,7 @@ def _runs_table(report: Report) -> list[str]:
             fmt.sig(row.tokens_per_s),
             fmt.memory(row.peak_ram_bytes),
             fmt.memory(row.peak_vram_bytes),
+            fmt.memory(row.storage_bytes),
             row.energy_source,
         ]
         for row in report.runs
