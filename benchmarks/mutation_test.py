@@ -59,7 +59,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # module (under src/greentune/) → the test files that own its behaviour. Slow end-to-end files
 # (a real Trainer, CLI subprocesses on ENTSO-E data) are left out: each mutant would cost minutes.
 # fast, exact tests first: `pytest -x` stops at the first failure, the property-based ones take ~20 s in full
-_SCHEDULE_TESTS = ("tests/test_exact_figures.py", "tests/test_schedule_plans.py", "tests/test_schedule_algorithms.py")
+_SCHEDULE_TESTS = (
+    "tests/test_schedule_results.py",
+    "tests/test_exact_figures.py",
+    "tests/test_schedule_plans.py",
+    "tests/test_schedule_algorithms.py",
+)
 TARGETS: dict[str, tuple[str, ...]] = {
     "carbon/accounting.py": ("tests/test_carbon_accounting.py", "tests/test_exact_figures.py"),
     "carbon/estimate.py": ("tests/test_carbon_estimate.py",),
@@ -74,7 +79,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "schedule/fs.py": _SCHEDULE_TESTS,
     "schedule/job.py": _SCHEDULE_TESTS,
     "schedule/pr.py": _SCHEDULE_TESTS,
-    "schedule/placement.py": ("tests/test_schedule_placement.py", *_SCHEDULE_TESTS),
+    "schedule/placement.py": _SCHEDULE_TESTS,
     "schedule/plans.py": _SCHEDULE_TESTS,
     "schedule/window.py": _SCHEDULE_TESTS,
     "finetune/callback.py": ("tests/test_callback_phases.py",),
@@ -101,6 +106,14 @@ EQUIVALENT: dict[str, str] = {
         "a region without a series is charged the job's total energy, the sum over its slots; the slots partition "
         "[0, duration] (the last one partial) and the power timeline is piecewise linear, so the sum is the same "
         "for 3,601-s slots as for 3,600-s ones (up to float rounding)"
+    ),
+    "schedule/window.py::JobWindow.emissions_g::0.0 → 1.0::0": (
+        "the one call without pause_kwh is the run-now counterfactual, over consecutive slots: no resume, so the "
+        "default multiplies an empty sum (the plan itself always passes the rules' checkpoint energy)"
+    ),
+    "schedule/window.py::JobWindow.build::// → /::0": (
+        "a window is never negative (Job refuses it), and for non-negative seconds int(a / b) == a // b; they "
+        "differ only where a / b rounds up onto a whole number, i.e. a window within ~1e-12 s of a slot boundary"
     ),
 }
 

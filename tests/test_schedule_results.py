@@ -1,5 +1,5 @@
-"""Region and planner choice (schedule/placement.py) on hand-made series: which planner runs, the default PUE,
-and the rows `greentune schedule --json` prints for each region.
+"""What the schedule package hands back, on hand-made series: the plan of the mode asked for (placement.py), the
+default PUE, the rows `greentune schedule --json` prints per region, and plans that cannot be changed afterwards.
 
 Written for the survivors of mutation testing (benchmarks/mutation_test.py): each expected figure is worked
 out in a comment from the series, not read back from the code.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from greentune.carbon import IntensitySeries
-from greentune.schedule import Job, Mode, RegionChoice, compare_regions, plan_job
+from greentune.schedule import Job, Mode, RegionChoice, compare_regions, flexible_start, plan_job
 
 T0 = datetime(2020, 6, 1, tzinfo=UTC)
 
@@ -94,3 +94,9 @@ def test_a_region_without_a_series_is_charged_its_annual_average_times_the_pue()
     (sweden,) = compare_regions(TWO_HOURS, ["SE"], lambda region: None, Mode.FS, pue=1.5)
     assert sweden.emissions_gco2eq == pytest.approx(107.67, rel=1e-12)
     assert (sweden.plan, sweden.source.endswith("(2024)")) == (None, True)
+
+
+def test_a_plan_cannot_be_changed_once_made() -> None:
+    plan = flexible_start(_series(DIP_AT_BOTH_ENDS), TWO_HOURS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.emissions_gco2eq = 0.0  # type: ignore[misc]
