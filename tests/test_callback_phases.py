@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from greentune.finetune.callback import GreenCallback
+from greentune.finetune.callback import GreenCallback, GreenSummary
 from greentune.meter import ComponentEnergy, Measurement
 
 JOULES_PER_KWH = 3.6e6
@@ -219,9 +219,15 @@ def test_a_dataset_without_a_length_counts_steps_times_batch() -> None:
     assert train_two_epochs(dataloader=dataloader)[0].summary().train_samples == 16
 
 
-def test_a_resumed_run_counts_only_its_own_steps_over_several_train_calls() -> None:
+@pytest.mark.parametrize(
+    ("dataloader", "samples"),
+    [(None, 8), (SimpleNamespace(dataset=list(range(6))), 6)],
+    ids=["steps-times-batch", "epochs-times-dataset"],
+)
+def test_a_resumed_run_counts_only_its_own_steps_over_several_train_calls(dataloader: object, samples: int) -> None:
     # resumed from step 4 (epoch 2, 192 tokens); then train() twice (as a carbon-aware run does per segment),
-    # one step of batch 4 and 48 tokens each: 2 steps, 8 samples, 96 tokens; epoch 2.0 → 3.0
+    # one step of batch 4 and 48 tokens each: 2 steps, 96 tokens; epoch 2.0 → 3.0. Samples: 2 steps × batch 4 = 8,
+    # or with a 6-example dataset (3.0 − 2.0) epochs × 6 = 6
     meter = ScriptedMeter()
     callback = GreenCallback(meter=meter)  # type: ignore[arg-type]
     args = SimpleNamespace(
@@ -229,7 +235,7 @@ def test_a_resumed_run_counts_only_its_own_steps_over_several_train_calls() -> N
     )
     state = SimpleNamespace(global_step=4, epoch=2.0, num_input_tokens_seen=192, train_batch_size=4, total_flos=None)
     for _ in range(2):
-        callback.on_train_begin(args, state, control())
+        callback.on_train_begin(args, state, control(), train_dataloader=dataloader)
         meter.advance(5.0, 1800.0, 180.0)
         state.global_step += 1
         state.epoch += 0.5
@@ -238,7 +244,7 @@ def test_a_resumed_run_counts_only_its_own_steps_over_several_train_calls() -> N
         callback.on_train_end(args, state, control())
     callback.close()
     summary = callback.summary()
-    assert (summary.train_samples, summary.train_tokens, summary.epochs_run) == (8, 96, 3.0)
+    assert (summary.train_samples, summary.train_tokens, summary.epochs_run) == (samples, 96, 3.0)
     assert summary.train_duration_s == pytest.approx(10.0)
 
 
@@ -289,3 +295,21 @@ def test_an_evaluation_that_only_generates_leaves_an_eval_loss_of_zero() -> None
     assert (eval_loss.duration_s, eval_loss.energy_kwh, eval_loss.windows) == (0.0, 0.0, 1)
     assert eval_loss.component_kwh == {"gpu:0": 0.0, "cpu": 0.0}
     assert phases["generate"].duration_s == 1.0
+
+
+def test_rates_over_a_training_time_shorter_than_a_second() -> None:
+    # 4 samples and 96 tokens in 0.5 s: 8 samples/s and 192 tokens/s; no training time: no rates
+    summary = GreenSummary(
+        run=None,
+        phases=[],
+        epochs_run=None,
+        epochs_budget=None,
+        early_stopping_saved_kwh=None,
+        total_flos=None,
+        train_samples=4,
+        train_tokens=96,
+        train_duration_s=0.5,
+    )
+    assert (summary.samples_per_s, summary.tokens_per_s) == (8.0, 192.0)
+    idle = GreenSummary(None, [], None, None, None, None, train_samples=4, train_tokens=96, train_duration_s=0.0)
+    assert (idle.samples_per_s, idle.tokens_per_s) == (None, None)
