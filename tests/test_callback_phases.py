@@ -62,7 +62,11 @@ def control(evaluate: bool = False, save: bool = False) -> SimpleNamespace:
 
 
 def train_two_epochs(
-    budget_epochs: float = 3, tokens_per_step: int = 48, dataloader: object = None
+    budget_epochs: float = 3,
+    tokens_per_step: int = 48,
+    dataloader: object = None,
+    world_size: int = 1,
+    start_epoch: float | None = 0.0,
 ) -> tuple[GreenCallback, ScriptedMeter]:
     """Two epochs of 2 steps (batch 4): per epoch 10 s of steps, then an evaluation; a checkpoint after epoch 1.
 
@@ -79,9 +83,11 @@ def train_two_epochs(
         max_steps=-1,
         train_batch_size=4,
         gradient_accumulation_steps=1,
-        world_size=1,
+        world_size=world_size,
     )
-    state = SimpleNamespace(global_step=0, epoch=0.0, num_input_tokens_seen=0, train_batch_size=4, total_flos=1.5e12)
+    state = SimpleNamespace(
+        global_step=0, epoch=start_epoch, num_input_tokens_seen=0, train_batch_size=4, total_flos=1.5e12
+    )
     callback.on_train_begin(args, state, control(), model=model, train_dataloader=dataloader)
     meter.advance(0.5, 100.0, 10.0)
     for epoch in (1, 2):
@@ -211,6 +217,35 @@ def test_samples_are_epochs_times_the_dataset_size_when_it_has_one() -> None:
     # 7 examples in batches of 4: the second batch of each epoch is short, so 2 epochs are 14 samples (not 4 × 4)
     dataloader = SimpleNamespace(dataset=list(range(7)))
     assert train_two_epochs(dataloader=dataloader)[0].summary().train_samples == 14
+
+
+def test_an_epoch_not_set_yet_at_the_start_counts_as_epoch_zero() -> None:
+    # the Trainer's state.epoch is None before the first step: 2 epochs × 7 examples = 14 samples
+    dataloader = SimpleNamespace(dataset=list(range(7)))
+    assert train_two_epochs(dataloader=dataloader, start_epoch=None)[0].summary().train_samples == 14
+
+
+def test_samples_without_a_dataset_size_count_every_process() -> None:
+    # 4 steps × batch 4 × 1 accumulation step × 2 processes = 32; world_size 0 (no distributed setup) counts as 1
+    assert train_two_epochs(world_size=2)[0].summary().train_samples == 32
+    assert train_two_epochs(world_size=0)[0].summary().train_samples == 16
+
+
+def test_a_step_budget_has_no_epoch_budget_and_no_early_stopping_saving() -> None:
+    meter = ScriptedMeter()
+    callback = GreenCallback(meter=meter)  # type: ignore[arg-type]
+    args = SimpleNamespace(
+        num_train_epochs=3, max_steps=1, train_batch_size=4, gradient_accumulation_steps=1, world_size=1
+    )
+    state = SimpleNamespace(global_step=0, epoch=0.0, num_input_tokens_seen=0, train_batch_size=4, total_flos=None)
+    callback.on_train_begin(args, state, control())
+    meter.advance(5.0, 1800.0, 180.0)
+    state.global_step, state.epoch = 1, 0.25
+    callback.on_step_end(args, state, control())
+    callback.on_train_end(args, state, control())
+    callback.close()
+    summary = callback.summary()
+    assert (summary.epochs_run, summary.epochs_budget, summary.early_stopping_saved_kwh) == (0.25, None, None)
 
 
 def test_a_dataset_without_a_length_counts_steps_times_batch() -> None:
