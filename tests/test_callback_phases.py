@@ -67,6 +67,7 @@ def train_two_epochs(
     dataloader: object = None,
     world_size: int = 1,
     start_epoch: float | None = 0.0,
+    accumulation: int = 1,
 ) -> tuple[GreenCallback, ScriptedMeter]:
     """Two epochs of 2 steps (batch 4): per epoch 10 s of steps, then an evaluation; a checkpoint after epoch 1.
 
@@ -82,7 +83,7 @@ def train_two_epochs(
         num_train_epochs=budget_epochs,
         max_steps=-1,
         train_batch_size=4,
-        gradient_accumulation_steps=1,
+        gradient_accumulation_steps=accumulation,
         world_size=world_size,
     )
     state = SimpleNamespace(
@@ -225,9 +226,10 @@ def test_an_epoch_not_set_yet_at_the_start_counts_as_epoch_zero() -> None:
     assert train_two_epochs(dataloader=dataloader, start_epoch=None)[0].summary().train_samples == 14
 
 
-def test_samples_without_a_dataset_size_count_every_process() -> None:
+def test_samples_without_a_dataset_size_count_every_process_and_accumulated_batch() -> None:
     # 4 steps × batch 4 × 1 accumulation step × 2 processes = 32; world_size 0 (no distributed setup) counts as 1
     assert train_two_epochs(world_size=2)[0].summary().train_samples == 32
+    assert train_two_epochs(accumulation=2, world_size=3)[0].summary().train_samples == 4 * 4 * 2 * 3
     assert train_two_epochs(world_size=0)[0].summary().train_samples == 16
 
 
