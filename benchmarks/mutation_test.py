@@ -647,12 +647,15 @@ def machine() -> dict[str, object]:
     }
 
 
-def rerun_survivors(sandbox: Sandbox, path: Path, modules: list[str]) -> None:
+def rerun_survivors(sandbox: Sandbox, path: Path, modules: list[str], *, with_issue_mutants: bool = False) -> None:
     """Run the survivors in `modules` of an earlier result file again (against today's tests); record it there.
 
-    Survivors of other modules (or of a module since renamed) keep what an earlier rerun recorded.
+    Survivors of other modules (or of a module since renamed) keep what an earlier rerun recorded. With
+    `with_issue_mutants`, issue 19's seven mutants are re-applied too and replace the file's earlier outcome.
     """
     report = json.loads(path.read_text(encoding="utf-8"))
+    if with_issue_mutants:
+        report["issue_19_mutants"] = issue_mutants(sandbox)
     survivors = {row["mutant_id"]: row for row in report["survivors"] if row["module"] in modules}
     rerun_modules = [module for module in modules if any(row["module"] == module for row in survivors.values())]
     results, _ = mutate_modules(sandbox, rerun_modules, 1.0, 0, only=set(survivors))
@@ -672,7 +675,8 @@ def rerun_survivors(sandbox: Sandbox, path: Path, modules: list[str]) -> None:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "modules": rerun_modules,
-            "what": "the survivors of these modules run again against the tests at this commit",
+            "tests": {module: list(TARGETS[module]) for module in rerun_modules},
+            "what": "the survivors of these modules run again against these tests at this commit",
         }
     )
     report["reruns"] = reruns
@@ -792,7 +796,7 @@ def main() -> None:
     try:
         preload(sandbox)
         if arguments.rerun is not None:
-            rerun_survivors(sandbox, arguments.rerun, modules)
+            rerun_survivors(sandbox, arguments.rerun, modules, with_issue_mutants=arguments.issue_mutants)
             return
         issue = issue_mutants(sandbox) if arguments.issue_mutants else []
         results, clean = mutate_modules(
