@@ -653,6 +653,7 @@ def rerun_survivors(sandbox: Sandbox, path: Path, modules: list[str], *, with_is
     Survivors of other modules (or of a module since renamed) keep what an earlier rerun recorded. With
     `with_issue_mutants`, issue 19's seven mutants are re-applied too and replace the file's earlier outcome.
     """
+    started = time.monotonic()
     report = json.loads(path.read_text(encoding="utf-8"))
     if with_issue_mutants:
         report["issue_19_mutants"] = issue_mutants(sandbox)
@@ -674,6 +675,7 @@ def rerun_survivors(sandbox: Sandbox, path: Path, modules: list[str], *, with_is
         {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
+            "wall_s": round(time.monotonic() - started, 1),
             "modules": rerun_modules,
             "tests": {module: list(TARGETS[module]) for module in rerun_modules},
             "what": "the survivors of these modules run again against these tests at this commit",
