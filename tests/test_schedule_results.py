@@ -100,3 +100,46 @@ def test_a_plan_cannot_be_changed_once_made() -> None:
     plan = flexible_start(_series(DIP_AT_BOTH_ENDS), TWO_HOURS)
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.emissions_gco2eq = 0.0  # type: ignore[misc]
+
+
+def test_a_plan_as_json_states_its_segments_and_savings_against_running_now() -> None:
+    # Pause & Resume on 100 900 900 100: 00:00–01:00 and 03:00–04:00, 200 g; running now (00:00–02:00) 1,000 g
+    plan = plan_job(_series(DIP_AT_BOTH_ENDS), TWO_HOURS, Mode.PR)
+    assert plan.to_dict() == {
+        "mode": "pr",
+        "mode_name": "Pause & Resume",
+        "region": "XX",
+        "requested_start": "2020-06-01T00:00:00+00:00",
+        "deadline": "2020-06-01T04:00:00+00:00",
+        "start": "2020-06-01T00:00:00+00:00",
+        "end": "2020-06-01T04:00:00+00:00",
+        "segments": [
+            {"start": "2020-06-01T00:00:00+00:00", "end": "2020-06-01T01:00:00+00:00"},
+            {"start": "2020-06-01T03:00:00+00:00", "end": "2020-06-01T04:00:00+00:00"},
+        ],
+        "pauses": 1,
+        "pauses_per_hour": 0.5,  # 1 pause over 2 h of running
+        "energy_kwh": 2.0,
+        "emissions_now_gco2eq": 1000.0,
+        "emissions_plan_gco2eq": 200.0,
+        "savings_gco2eq": 800.0,
+        "savings_pct": 80.0,
+        "pue": 1.0,
+        "source": "hand-made",
+        "kind": "average",
+        "slot_s": 3600,
+        "notes": [],
+    }
+
+
+def test_savings_against_running_now_on_a_grid_without_emissions_are_zero() -> None:
+    job = Job(start=T0, duration_s=3600, window_s=3600, power_w=1000.0)
+    assert flexible_start(_series([0.0, 0.0]), job).savings_pct == 0.0
+    # below 1 g the saving is still a share: 0.5 g now, 0.25 g at 01:00 → 50 %
+    assert flexible_start(_series([0.5, 0.25]), job).savings_pct == 50.0
+
+
+def test_a_segment_cannot_be_changed_once_planned() -> None:
+    segment = flexible_start(_series(DIP_AT_BOTH_ENDS), TWO_HOURS).segments[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        segment.end = T0  # type: ignore[misc]
