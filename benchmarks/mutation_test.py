@@ -59,7 +59,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # module (under src/greentune/) → the test files that own its behaviour. Slow end-to-end files
 # (a real Trainer, CLI subprocesses on ENTSO-E data) are left out: each mutant would cost minutes.
 # fast, exact tests first: `pytest -x` stops at the first failure, the property-based ones take ~20 s in full
-_SCHEDULE_TESTS = ("tests/test_exact_figures.py", "tests/test_schedule_plans.py", "tests/test_schedule_algorithms.py")
+_SCHEDULE_TESTS = (
+    "tests/test_schedule_results.py",
+    "tests/test_exact_figures.py",
+    "tests/test_schedule_plans.py",
+    "tests/test_schedule_algorithms.py",
+)
 TARGETS: dict[str, tuple[str, ...]] = {
     "carbon/accounting.py": ("tests/test_carbon_accounting.py", "tests/test_exact_figures.py"),
     "carbon/estimate.py": ("tests/test_carbon_estimate.py",),
@@ -79,6 +84,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "schedule/window.py": _SCHEDULE_TESTS,
     "finetune/callback.py": ("tests/test_callback_phases.py",),
     "finetune/rouge.py": (
+        "tests/test_finetune_rouge.py",
         "tests/test_finetune_parts.py::test_rouge_in_points_with_stemming",
         "tests/test_finetune_parts.py::test_rouge_lsum_splits_sentences_offline",
     ),
@@ -96,6 +102,32 @@ EQUIVALENT: dict[str, str] = {
     "schedule/pr.py::_walk_back::> → >=::0": (
         "the elif is reached with state == min_run == 1 only when the run was kept (picked), so `not picked` is "
         "false and `min_run >= 1` cannot change the branch taken; for min_run > 1 both comparisons agree"
+    ),
+    "schedule/placement.py::compare_regions::3600 → 3601::0": (
+        "a region without a series is charged the job's total energy, the sum over its slots; the slots partition "
+        "[0, duration] (the last one partial) and the power timeline is piecewise linear, so the sum is the same "
+        "for 3,601-s slots as for 3,600-s ones (up to float rounding)"
+    ),
+    "schedule/window.py::JobWindow.emissions_g::0.0 → 1.0::0": (
+        "the one call without pause_kwh is the run-now counterfactual, over consecutive slots: no resume, so the "
+        "default multiplies an empty sum (the plan itself always passes the rules' checkpoint energy)"
+    ),
+    "finetune/callback.py::GreenCallback._end::return None::0": (
+        "no caller uses what _end returns (every call is a statement), so returning None changes nothing"
+    ),
+    "finetune/callback.py::GreenCallback.__init__::0 → 1::2": (
+        "_tokens_at_begin is read only in summary() when a Trainer state is known, and the first on_train_begin, "
+        "which sets that state, always overwrites it first"
+    ),
+    "finetune/callback.py::_phase_order::1 → 2::0": (
+        "the key only has to put numbered epochs after the named phases, whose key starts with 0; 2 does that as 1 does"
+    ),
+    "finetune/rouge.py::compute_rouge::True → False::0": (
+        "zip(strict=True) can never fire: two lines above, lists of different lengths are refused with a ValueError"
+    ),
+    "schedule/window.py::JobWindow.build::// → /::0": (
+        "a window is never negative (Job refuses it), and for non-negative seconds int(a / b) == a // b; they "
+        "differ only where a / b rounds up onto a whole number, i.e. a window within ~1e-12 s of a slot boundary"
     ),
 }
 
@@ -118,15 +150,17 @@ ISSUE_MUTANTS: tuple[tuple[str, str, str, str, str], ...] = (
     (
         "accounting.py _embodied: × count instead of × count / devices beyond one server",
         "carbon/accounting.py",
-        "lifetime_s(years)) * count / devices",
-        "lifetime_s(years)) * count",
+        # the same bug on today's code (the server share and lifetime use moved into embodied_gco2eq's arguments)
+        "lifetime_use=use) * count / devices\n",
+        "lifetime_use=use) * count\n",
         "tests/test_exact_figures.py",
     ),
     (
         "host.py cpu_power_w: no scaling by visible cores",
         "meter/host.py",
-        "return self.cpu_tdp.tdp_w / cores * self.visible_cores * util_pct / 100.0",
-        "return self.cpu_tdp.tdp_w * util_pct / 100.0",
+        # the same bug on today's code (the TDP share of the visible cores is computed once, in cpu_power)
+        "full_load_w = row.tdp_w / (row.cores or visible_cores) * visible_cores\n",
+        "full_load_w = row.tdp_w\n",
         "tests/test_exact_figures.py",
     ),
     (
@@ -613,40 +647,64 @@ def machine() -> dict[str, object]:
     }
 
 
-def rerun_survivors(sandbox: Sandbox, path: Path) -> None:
-    """Run the survivors of an earlier result file again (against today's tests) and record the outcome there."""
+def rerun_survivors(sandbox: Sandbox, path: Path, modules: list[str], *, with_issue_mutants: bool = False) -> None:
+    """Run the survivors in `modules` of an earlier result file again (against today's tests); record it there.
+
+    Survivors of other modules (or of a module since renamed) keep what an earlier rerun recorded. With
+    `with_issue_mutants`, issue 19's seven mutants are re-applied too and replace the file's earlier outcome.
+    """
+    started = time.monotonic()
     report = json.loads(path.read_text(encoding="utf-8"))
-    survivors = {row["mutant_id"]: row for row in report["survivors"]}
-    modules = sorted({row["module"] for row in survivors.values()}, key=list(TARGETS).index)
-    results, _ = mutate_modules(sandbox, modules, 1.0, 0, only=set(survivors))
+    if with_issue_mutants:
+        report["issue_19_mutants"] = issue_mutants(sandbox)
+    survivors = {row["mutant_id"]: row for row in report["survivors"] if row["module"] in modules}
+    rerun_modules = [module for module in modules if any(row["module"] == module for row in survivors.values())]
+    results, _ = mutate_modules(sandbox, rerun_modules, 1.0, 0, only=set(survivors))
+    missing = set(survivors) - {result.mutant_id for result in results}
+    for mutant_id in sorted(missing):
+        print(f"not rerun (no such mutant in today's code): {mutant_id}", flush=True)
     for result in results:
         survivors[result.mutant_id]["after_new_tests"] = result.status
         survivors[result.mutant_id]["killed_by"] = result.failed_test
         survivors[result.mutant_id]["equivalent"] = result.equivalent
-    statuses = {result.mutant_id: result for result in results}
-    rows = []
+    statuses = {result.mutant_id: result.status for result in results}
     for row in report["mutants"]:
-        after = statuses.get(row["id"])
-        row["after_new_tests"] = after.status if after is not None else row["status"]
-        rows.append(
-            {
-                "module": row["id"].split("::")[0],
-                "status": row["after_new_tests"],
-                "equivalent": after.equivalent if after is not None else None,
-            }
-        )
-    report["rerun"] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "what": "the survivors above run again against the tests at this commit",
-    }
-    report["summary_after_new_tests"] = summarise(rows)
+        row["after_new_tests"] = statuses.get(row["id"], row.get("after_new_tests", row["status"]))
+    reruns = report.pop("reruns", [report.pop("rerun")] if "rerun" in report else [])
+    reruns.append(
+        {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "wall_s": round(time.monotonic() - started, 1),
+            "modules": rerun_modules,
+            "tests": {module: list(TARGETS[module]) for module in rerun_modules},
+            "what": "the survivors of these modules run again against these tests at this commit",
+        }
+    )
+    report["reruns"] = reruns
+    report["summary_after_new_tests"] = _summary_after_new_tests(report)
     path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"updated {path}: {report['summary_after_new_tests']['all']}")
 
 
+def _summary_after_new_tests(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The summary over each mutant's latest outcome (its rerun's where it was rerun)."""
+    equivalent = {row["mutant_id"]: row.get("equivalent") for row in report["survivors"]}
+    rows = []
+    for row in report["mutants"]:
+        status = row.get("after_new_tests", row["status"])
+        rows.append(
+            {
+                "module": row["id"].split("::")[0],
+                "status": status,
+                "equivalent": equivalent.get(row["id"]) if status == "survived" else None,
+            }
+        )
+    return summarise(rows)
+
+
 def _merged(earlier: dict[str, Any], now: dict[str, Any], modules: set[str]) -> dict[str, Any]:
-    """`earlier`'s results for the modules not run `now`, plus `now`'s; the summary over both."""
+    """`earlier`'s results for the modules not run `now`, plus `now`'s; the summaries over both."""
 
     def kept(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         return [row for row in rows if row[key].split("::")[0] not in modules]
@@ -665,6 +723,10 @@ def _merged(earlier: dict[str, Any], now: dict[str, Any], modules: set[str]) -> 
             for row in merged["mutants"]
         ]
     )
+    reruns = earlier.get("reruns", [earlier["rerun"]] if "rerun" in earlier else [])
+    if reruns:  # the earlier modules' outcomes after their new tests stay; the modules run now count as run
+        merged["reruns"] = reruns
+        merged["summary_after_new_tests"] = _summary_after_new_tests(merged)
     return merged
 
 
@@ -687,7 +749,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--issue-mutants", action="store_true", help="also re-apply issue 19's seven mutants")
     parser.add_argument("--list", action="store_true", help="only count the mutants per module")
-    parser.add_argument("--rerun", type=Path, help="run the survivors of this result file again and update it")
+    parser.add_argument(
+        "--rerun", type=Path, help="run the survivors of this result file (of --module, or all) again and update it"
+    )
     parser.add_argument("--append", action="store_true", help="merge into --out: replace only the modules run now")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mutation_test.json")
     arguments = parser.parse_args()
@@ -734,7 +798,7 @@ def main() -> None:
     try:
         preload(sandbox)
         if arguments.rerun is not None:
-            rerun_survivors(sandbox, arguments.rerun)
+            rerun_survivors(sandbox, arguments.rerun, modules, with_issue_mutants=arguments.issue_mutants)
             return
         issue = issue_mutants(sandbox) if arguments.issue_mutants else []
         results, clean = mutate_modules(
