@@ -37,6 +37,11 @@ def test_plan_job_runs_the_planner_of_the_mode_asked_for() -> None:
     assert (paused.mode, paused.emissions_gco2eq, paused.pauses) == (Mode.PR, 200.0, 1)
 
 
+def test_plan_job_takes_the_mode_as_its_plain_text_too() -> None:
+    # "fs" from a caller that did not build a Mode is Flexible Start (1,000 g), not Pause & Resume (200 g)
+    assert plan_job(_series(DIP_AT_BOTH_ENDS), TWO_HOURS, "fs").emissions_gco2eq == 1000.0  # type: ignore[arg-type]
+
+
 def test_plan_job_without_a_pue_charges_the_it_energy_only() -> None:
     # the default PUE is 1.0: 1,000 g as above; PUE 1.5 gives 1,500 g
     assert plan_job(_series(DIP_AT_BOTH_ENDS), TWO_HOURS, Mode.FS).pue == 1.0

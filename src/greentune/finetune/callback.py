@@ -184,13 +184,11 @@ class GreenCallback(TrainerCallback):
         self.meter.begin_window(name)
         self._open.add(name)
 
-    def _end(self, name: str) -> Measurement | None:
+    def _end(self, name: str) -> None:
         if name not in self._open:
-            return None
+            return
         self._open.discard(name)
-        measurement = self.meter.end_window(name)
-        self._windows.setdefault(name, []).append(measurement)
-        return measurement
+        self._windows.setdefault(name, []).append(self.meter.end_window(name))
 
     # --- Trainer events ----------------------------------------------------
     def on_train_begin(

@@ -54,7 +54,7 @@ def plan_job(
     series: IntensitySeries, job: Job, mode: Mode, *, rules: PauseRules | None = None, pue: float = 1.0
 ) -> Plan:
     """Flexible Start (`fs`) or Pause & Resume (`pr`) for `job` on `series`."""
-    if mode is Mode.FS:
+    if Mode(mode) is Mode.FS:  # Mode() also accepts the plain "fs" a caller may pass
         return flexible_start(series, job, pue=pue)
     return pause_resume(series, job, rules=rules, pue=pue)
 
