@@ -73,7 +73,7 @@ class Ct2Summarizer:
         model_type, config_class = _config_class(name)
         if config_class not in _convertible_configs():
             raise UnsupportedConfiguration(
-                Backend.CT2, f"CTranslate2 cannot convert a {model_type} model ({config_class})"
+                Backend.CT2, f"CTranslate2 has no converter for {model_type} models ({config_class})"
             )
         loaded = load_transformers_model(name)
         workdir = Path(tempfile.mkdtemp(prefix="greentune-ct2-"))
