@@ -25,6 +25,8 @@ from greentune.sweep.footprint import (
     sweep_footprint,
 )
 from greentune.sweep.spec import load_sweep, validate_sweep
+from greentune.sweep.trial import PausedExploit, mark_exploited
+from greentune.sweep.tune import _mutation
 from tiny_models import tiny_spec_dict
 
 
@@ -68,6 +70,51 @@ def test_distribution_and_algorithm_rules(tmp_path: Path) -> None:
         )
     with pytest.raises(GreentuneError, match="scheduler.mutations: 'train.seed' is not a key of space"):
         validate_sweep(_sweep(tmp_path, scheduler={"kind": "pbt", "mutations": ["train.seed"]}))
+
+
+def test_pbt_needs_every_trial_in_its_population_and_mutates_choices_as_lists(tmp_path: Path) -> None:
+    pbt = {"kind": "pbt", "metric": "eval_loss"}
+    space = {"train.learning_rate": {"grid": [1e-3, 1e-4]}, "strategies.freeze": {"choice": ["none", "embeddings"]}}
+    with pytest.raises(
+        GreentuneError,
+        match=r"scheduler pbt: search.max_concurrent \(1\) must be at least the number of trials \(6\)",
+    ):  # 3 samples x a 2-value grid
+        validate_sweep(_sweep(tmp_path, space=space, scheduler=pbt, search={"num_samples": 3}))
+    sweep = validate_sweep(_sweep(tmp_path, space=space, scheduler=pbt, search={"num_samples": 3, "max_concurrent": 6}))
+    assert (sweep.trial_count(), sweep.scheduler.synch) == (6, True)
+    assert _mutation(sweep.space["strategies.freeze"]) == ["none", "embeddings"]  # shifted or resampled, never x 1.2
+    assert _mutation(sweep.space["train.learning_rate"]) == [1e-3, 1e-4]
+
+
+def test_every_example_sweep_loads() -> None:
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples").glob("sweep-*.yaml"))
+    loaded = {path.stem: load_sweep(path) for path in examples}
+    assert {name: sweep.scheduler.kind.value for name, sweep in loaded.items()} == {
+        "sweep-aclsum-asha": "asha",
+        "sweep-aclsum-pbt": "pbt",
+    }
+
+
+def test_a_segment_pbt_exploited_while_paused_is_recorded_as_exploited_by_its_donor() -> None:
+    paused = TRIALS[0].model_copy(
+        update={
+            "status": "KILLED",
+            "notes": [
+                "measured",
+                "sweep trial paused at epoch 1 (PBT shares the machine; resumes from its checkpoint)",
+            ],
+            "trial": TrialInfo(trial_id="b", segment=2, status=TrialStatus.PAUSED, stopped_at_epoch=1.0),
+        }
+    )
+    exploited = mark_exploited(paused, PausedExploit(trial_id="b", donor_trial_id="a", epoch=1.0))
+    assert exploited.trial is not None
+    assert (exploited.trial.status, exploited.trial.donor_trial_id, exploited.trial.segment) == (
+        TrialStatus.EXPLOITED,
+        "a",
+        2,
+    )
+    assert exploited.notes == ["measured", "sweep trial exploited at epoch 1 (by PBT from trial a, while paused)"]
+    assert exploited.status == "KILLED" and exploited.energy_kwh == paused.energy_kwh
 
 
 def test_a_base_given_as_a_path_is_read_beside_the_sweep_file_and_options_override(tmp_path: Path) -> None:
