@@ -363,6 +363,9 @@ class _Budgeted:
         if decision in (TrialScheduler.STOP, TrialScheduler.PAUSE) and last_epoch:
             # after its last evaluation the trial ends by itself (a pause would start a worker to train nothing)
             return TrialScheduler.CONTINUE
+        if decision == TrialScheduler.PAUSE and all(t is trial for t in tune_controller.get_live_trials()):
+            # synchronous PBT pauses the last trial left too; it would only restart it from its own checkpoint
+            return TrialScheduler.CONTINUE
         if decision == TrialScheduler.STOP:
             self._reason(trial, TrialStatus.PRUNED, epoch, "ASHA")
             return TrialScheduler.CONTINUE
