@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from greentune.cli.app import app
 from greentune.errors import GreentuneError
-from greentune.ledger import RunRecord, TrialInfo, TrialReport, TrialStatus
+from greentune.ledger import RunRecord, RunStatus, TrialInfo, TrialReport, TrialStatus, read_runs, write_run
 from greentune.sweep.budget import BudgetGate, Cost, Limits
 from greentune.sweep.footprint import (
     CounterPoint,
@@ -26,7 +26,7 @@ from greentune.sweep.footprint import (
 )
 from greentune.sweep.spec import load_sweep, validate_sweep
 from greentune.sweep.trial import PausedExploit, mark_exploited
-from greentune.sweep.tune import _mutation
+from greentune.sweep.tune import _mutation, _record_paused_exploits
 from tiny_models import tiny_spec_dict
 
 
@@ -98,7 +98,7 @@ def test_every_example_sweep_loads() -> None:
 def test_a_segment_pbt_exploited_while_paused_is_recorded_as_exploited_by_its_donor() -> None:
     paused = TRIALS[0].model_copy(
         update={
-            "status": "KILLED",
+            "status": RunStatus.KILLED,
             "notes": [
                 "measured",
                 "sweep trial paused at epoch 1 (PBT shares the machine; resumes from its checkpoint)",
@@ -115,6 +115,34 @@ def test_a_segment_pbt_exploited_while_paused_is_recorded_as_exploited_by_its_do
     )
     assert exploited.notes == ["measured", "sweep trial exploited at epoch 1 (by PBT from trial a, while paused)"]
     assert exploited.status == "KILLED" and exploited.energy_kwh == paused.energy_kwh
+
+
+def test_the_sweep_rewrites_in_the_ledger_the_segment_pbt_exploited_while_paused(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    note = "sweep trial paused at epoch 1 (PBT shares the machine; resumes from its checkpoint)"
+    paused = [
+        write_run(
+            TRIALS[0].model_copy(
+                update={
+                    "status": RunStatus.KILLED,
+                    "notes": [note],
+                    "trial": TrialInfo(
+                        trial_id="b", segment=segment, status=TrialStatus.PAUSED, stopped_at_epoch=epoch
+                    ),
+                }
+            ),
+            tracking_uri=uri,
+        )
+        for segment, epoch in ((1, 1.0), (2, 2.0))
+    ]
+    _record_paused_exploits([PausedExploit(trial_id="b", donor_trial_id="a", epoch=2.0)], uri, "sweep-test", "parent")
+
+    stored = {r.run_id: r for r in read_runs(tracking_uri=uri, experiment="sweep-test")}
+    first, second = stored[paused[0].run_id], stored[paused[1].run_id]
+    assert first.trial is not None and second.trial is not None
+    assert (first.trial.status, first.trial.donor_trial_id, first.notes) == (TrialStatus.PAUSED, None, [note])
+    assert (second.trial.status, second.trial.donor_trial_id, second.status) == (TrialStatus.EXPLOITED, "a", "KILLED")
+    assert second.notes == ["sweep trial exploited at epoch 2 (by PBT from trial a, while paused)"]
 
 
 def test_a_base_given_as_a_path_is_read_beside_the_sweep_file_and_options_override(tmp_path: Path) -> None:
