@@ -101,7 +101,7 @@ def test_a_segment_pbt_exploited_while_paused_is_recorded_as_exploited_by_its_do
             "status": RunStatus.KILLED,
             "notes": [
                 "measured",
-                "sweep trial paused at epoch 1 (PBT shares the machine; resumes from its checkpoint)",
+                "sweep trial paused at epoch 1 (PBT: waits for its turn or the other trials)",
             ],
             "trial": TrialInfo(trial_id="b", segment=2, status=TrialStatus.PAUSED, stopped_at_epoch=1.0),
         }
@@ -119,7 +119,7 @@ def test_a_segment_pbt_exploited_while_paused_is_recorded_as_exploited_by_its_do
 
 def test_the_sweep_rewrites_in_the_ledger_the_segment_pbt_exploited_while_paused(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    note = "sweep trial paused at epoch 1 (PBT shares the machine; resumes from its checkpoint)"
+    note = "sweep trial paused at epoch 1 (PBT: waits for its turn or the other trials)"
     paused = [
         write_run(
             TRIALS[0].model_copy(

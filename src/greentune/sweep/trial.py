@@ -10,7 +10,9 @@ leaves the reason (pruned by ASHA at epoch k, stopped by the budget) in the
 the Trainer, and the runner records the run with that status. PBT pauses a
 trial through Tune itself (to exploit a better trial's checkpoint, or to share
 the machine); then the callback catches the `SystemExit`, and the trainable's
-`cleanup` waits until the record is written (`cooperative_trainable`).
+`cleanup` waits until the record is written (`cooperative_trainable`). The
+next segment starts from the checkpoint Tune hands it (`tune.get_checkpoint()`:
+its own, or after an exploit the donor's, whom the `Coordinator` names).
 """
 
 from __future__ import annotations

@@ -352,7 +352,7 @@ class _Budgeted:
             epoch,
             float(result.get("epochs_budget", 0.0)),
         )
-        last_epoch = epoch >= float(result.get("epochs_budget", 0.0))
+        last_epoch = _at_last_epoch(result)
         unit = self.gate.reached()
         if unit is not None and not last_epoch:
             # the trial stops itself on reading the reason, and records the run (see greentune.sweep.trial)
@@ -370,15 +370,16 @@ class _Budgeted:
             self._reason(trial, TrialStatus.PRUNED, epoch, "ASHA")
             return TrialScheduler.CONTINUE
         if decision == TrialScheduler.PAUSE:
-            self._reason(trial, TrialStatus.PAUSED, epoch, "PBT shares the machine; resumes from its checkpoint")
+            self._reason(trial, TrialStatus.PAUSED, epoch, "PBT: waits for its turn or the other trials")
         return decision
 
     def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
         """PBT only: `trial` goes on from `trial_to_clone`'s checkpoint; the records name the donor.
 
-        The running trial's segment ends with status exploited. A trial exploited while paused has recorded its
-        segment already; its next segment names the donor (`Coordinator.take_donor`). A trial past its last
-        epoch is left alone: it has nothing left to train from the donor's checkpoint.
+        The running trial's segment ends with status exploited (its reason names the donor). A trial exploited
+        while paused has recorded its segment as paused already: the sweep rewrites that record once the Tuner
+        is done (`_record_paused_exploits`). Either way the next segment names the donor
+        (`Coordinator.take_donor`). A trial at its last epoch is left alone: it has nothing left to train.
         """
         from ray.tune.experiment import Trial
 
