@@ -187,6 +187,18 @@ def test_budget_projects_a_new_trial_from_the_reported_ones() -> None:
     assert gate.may_launch()
 
 
+def test_budget_adds_a_pbt_trials_segments() -> None:
+    # segment 1 reports 0.25 kWh / 900 s at epoch 1; segment 2 (after a pause or exploit) counts from zero again
+    gate = BudgetGate(Limits(kwh=1.0), _price)
+    gate.update("a", energy_kwh=0.25, duration_s=900.0, epoch=1.0, epochs_budget=3.0, segment=1)
+    gate.update("a", energy_kwh=0.125, duration_s=400.0, epoch=2.0, epochs_budget=3.0, segment=2)
+    assert gate.spent() == _price(0.375, 1300.0)
+    gate.update("a", energy_kwh=0.25, duration_s=800.0, epoch=3.0, epochs_budget=3.0, segment=2)
+    assert gate.spent() == _price(0.5, 1700.0)  # the same segment's reports are cumulative: 0.25 + 0.25
+    gate.update("a", energy_kwh=0.5, duration_s=100.0, epoch=3.0, epochs_budget=3.0, segment=3)
+    assert gate.reached() == "kWh"  # 0.5 + 0.5
+
+
 def test_budget_is_reached_in_any_unit_and_says_which() -> None:
     gate = BudgetGate(Limits(gco2=50.0, usd=10.0), _price)
     gate.update("a", energy_kwh=0.25, duration_s=3600.0, epoch=1.0, epochs_budget=2.0)

@@ -123,10 +123,11 @@ class TuneReportCallback(TrainerCallback):
     """After each evaluation: report metric, epoch and cumulative energy to Ray Tune; stop when Tune says so."""
 
     def __init__(
-        self, green: GreenCallback, checkpoint_every_epoch: bool, epochs_budget: float, stop_asked: Any
+        self, green: GreenCallback, checkpoint_every_epoch: bool, epochs_budget: float, stop_asked: Any, segment: int
     ) -> None:
-        """`stop_asked()` says whether the sweep has left a reason to stop this trial."""
+        """`stop_asked()` says whether the sweep has left a reason to stop this trial; `segment` counts its runs."""
         self._stop_asked = stop_asked
+        self._segment = segment
         self._meter = green.meter
         self._checkpoint = checkpoint_every_epoch
         self._epochs_budget = epochs_budget
@@ -171,6 +172,7 @@ class TuneReportCallback(TrainerCallback):
         result = {
             "epoch": epoch,
             "epochs_budget": self._epochs_budget,
+            "segment": self._segment,
             "energy_kwh": self._energy_kwh,
             "duration_s": time.monotonic() - self._started_s,
             **({"rouge1": report.rouge1} if report.rouge1 is not None else {}),
@@ -231,7 +233,9 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         def stop_asked() -> bool:
             return bool(ray.get(coordinator.has_reason.remote(trial_id)))
 
-        reporters.append(TuneReportCallback(green, setup.checkpoint_every_epoch, spec.train.epochs, stop_asked))
+        reporters.append(
+            TuneReportCallback(green, setup.checkpoint_every_epoch, spec.train.epochs, stop_asked, segment)
+        )
         return reporters
 
     def amend(record: RunRecord) -> RunRecord:

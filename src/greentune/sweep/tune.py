@@ -351,6 +351,7 @@ class _Budgeted:
             float(result.get("duration_s", 0.0)),
             epoch,
             float(result.get("epochs_budget", 0.0)),
+            int(result.get("segment", 1)),
         )
         last_epoch = _at_last_epoch(result)
         unit = self.gate.reached()
