@@ -301,7 +301,9 @@ def _scheduler(sweep: SweepSpec, gate: BudgetGate, coordinator: Any) -> Any:
         keys = config.mutations or [key for key, d in sweep.space.items() if d.grid is None]
         if not keys:
             raise GreentuneError("scheduler pbt needs at least one space key to mutate (a choice or a range)")
-        random.seed(sweep.search.seed)  # PBT draws its donors and mutations from the `random` module
+        # PBT draws donors and mutations from the `random` module; other draws in the driver interleave, so two
+        # runs of one sweep can still mutate differently
+        random.seed(sweep.search.seed)
         scheduler = _subclass(PopulationBasedTraining)(
             time_attr="training_iteration",
             perturbation_interval=config.perturbation_interval,
