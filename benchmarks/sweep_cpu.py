@@ -117,6 +117,7 @@ def main() -> None:
                         "kwh": t.energy_kwh,
                         "rouge1": t.rouge1,
                         "config": t.config,
+                        "donor": t.donor_trial_id,
                     }
                     for t in footprint.trials
                 ],

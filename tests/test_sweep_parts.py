@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from greentune.cli.app import app
 from greentune.errors import GreentuneError
-from greentune.ledger import RunRecord, TrialInfo, TrialReport, TrialStatus
+from greentune.ledger import RunRecord, RunStatus, TrialInfo, TrialReport, TrialStatus, read_runs, write_run
 from greentune.sweep.budget import BudgetGate, Cost, Limits
 from greentune.sweep.footprint import (
     CounterPoint,
@@ -25,6 +25,8 @@ from greentune.sweep.footprint import (
     sweep_footprint,
 )
 from greentune.sweep.spec import load_sweep, validate_sweep
+from greentune.sweep.trial import PausedExploit, mark_exploited
+from greentune.sweep.tune import _mutation, _record_paused_exploits
 from tiny_models import tiny_spec_dict
 
 
@@ -70,6 +72,79 @@ def test_distribution_and_algorithm_rules(tmp_path: Path) -> None:
         validate_sweep(_sweep(tmp_path, scheduler={"kind": "pbt", "mutations": ["train.seed"]}))
 
 
+def test_pbt_needs_every_trial_in_its_population_and_mutates_choices_as_lists(tmp_path: Path) -> None:
+    pbt = {"kind": "pbt", "metric": "eval_loss"}
+    space = {"train.learning_rate": {"grid": [1e-3, 1e-4]}, "strategies.freeze": {"choice": ["none", "embeddings"]}}
+    with pytest.raises(
+        GreentuneError,
+        match=r"scheduler pbt: search.max_concurrent \(1\) must be at least the number of trials \(6\)",
+    ):  # 3 samples x a 2-value grid
+        validate_sweep(_sweep(tmp_path, space=space, scheduler=pbt, search={"num_samples": 3}))
+    sweep = validate_sweep(_sweep(tmp_path, space=space, scheduler=pbt, search={"num_samples": 3, "max_concurrent": 6}))
+    assert (sweep.trial_count(), sweep.scheduler.synch) == (6, True)
+    assert _mutation(sweep.space["strategies.freeze"]) == ["none", "embeddings"]  # shifted or resampled, never x 1.2
+    assert _mutation(sweep.space["train.learning_rate"]) == [1e-3, 1e-4]
+
+
+def test_every_example_sweep_loads() -> None:
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples").glob("sweep-*.yaml"))
+    loaded = {path.stem: load_sweep(path) for path in examples}
+    assert {name: sweep.scheduler.kind.value for name, sweep in loaded.items()} == {
+        "sweep-aclsum-asha": "asha",
+        "sweep-aclsum-pbt": "pbt",
+    }
+
+
+def test_a_segment_pbt_exploited_while_paused_is_recorded_as_exploited_by_its_donor() -> None:
+    paused = TRIALS[0].model_copy(
+        update={
+            "status": RunStatus.KILLED,
+            "notes": [
+                "measured",
+                "sweep trial paused at epoch 1 (PBT: waits for its turn or the other trials)",
+            ],
+            "trial": TrialInfo(trial_id="b", segment=2, status=TrialStatus.PAUSED, stopped_at_epoch=1.0),
+        }
+    )
+    exploited = mark_exploited(paused, PausedExploit(trial_id="b", donor_trial_id="a", epoch=1.0))
+    assert exploited.trial is not None
+    assert (exploited.trial.status, exploited.trial.donor_trial_id, exploited.trial.segment) == (
+        TrialStatus.EXPLOITED,
+        "a",
+        2,
+    )
+    assert exploited.notes == ["measured", "sweep trial exploited at epoch 1 (by PBT from trial a, while paused)"]
+    assert exploited.status == "KILLED" and exploited.energy_kwh == paused.energy_kwh
+
+
+def test_the_sweep_rewrites_in_the_ledger_the_segment_pbt_exploited_while_paused(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    note = "sweep trial paused at epoch 1 (PBT: waits for its turn or the other trials)"
+    paused = [
+        write_run(
+            TRIALS[0].model_copy(
+                update={
+                    "status": RunStatus.KILLED,
+                    "notes": [note],
+                    "trial": TrialInfo(
+                        trial_id="b", segment=segment, status=TrialStatus.PAUSED, stopped_at_epoch=epoch
+                    ),
+                }
+            ),
+            tracking_uri=uri,
+        )
+        for segment, epoch in ((1, 1.0), (2, 2.0))
+    ]
+    _record_paused_exploits([PausedExploit(trial_id="b", donor_trial_id="a", epoch=2.0)], uri, "sweep-test", "parent")
+
+    stored = {r.run_id: r for r in read_runs(tracking_uri=uri, experiment="sweep-test")}
+    first, second = stored[paused[0].run_id], stored[paused[1].run_id]
+    assert first.trial is not None and second.trial is not None
+    assert (first.trial.status, first.trial.donor_trial_id, first.notes) == (TrialStatus.PAUSED, None, [note])
+    assert (second.trial.status, second.trial.donor_trial_id, second.status) == (TrialStatus.EXPLOITED, "a", "KILLED")
+    assert second.notes == ["sweep trial exploited at epoch 2 (by PBT from trial a, while paused)"]
+
+
 def test_a_base_given_as_a_path_is_read_beside_the_sweep_file_and_options_override(tmp_path: Path) -> None:
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_spec_dict(tmp_path)))
     sweep_file = tmp_path / "sweep.yaml"
@@ -110,6 +185,18 @@ def test_budget_projects_a_new_trial_from_the_reported_ones() -> None:
     assert not tight.may_launch()
     gate.finish("a")  # a ended after epoch 1 (e.g. pruned): no rest to project
     assert gate.may_launch()
+
+
+def test_budget_adds_a_pbt_trials_segments() -> None:
+    # segment 1 reports 0.25 kWh / 900 s at epoch 1; segment 2 (after a pause or exploit) counts from zero again
+    gate = BudgetGate(Limits(kwh=1.0), _price)
+    gate.update("a", energy_kwh=0.25, duration_s=900.0, epoch=1.0, epochs_budget=3.0, segment=1)
+    gate.update("a", energy_kwh=0.125, duration_s=400.0, epoch=2.0, epochs_budget=3.0, segment=2)
+    assert gate.spent() == _price(0.375, 1300.0)
+    gate.update("a", energy_kwh=0.25, duration_s=800.0, epoch=3.0, epochs_budget=3.0, segment=2)
+    assert gate.spent() == _price(0.5, 1700.0)  # the same segment's reports are cumulative: 0.25 + 0.25
+    gate.update("a", energy_kwh=0.5, duration_s=100.0, epoch=3.0, epochs_budget=3.0, segment=3)
+    assert gate.reached() == "kWh"  # 0.5 + 0.5
 
 
 def test_budget_is_reached_in_any_unit_and_says_which() -> None:

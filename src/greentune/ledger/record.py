@@ -286,6 +286,11 @@ class TrialInfo(BaseModel):
     stopped_at_epoch: float | None = None
     config: dict[str, Any] = Field(default_factory=dict, description="the searched spec keys and their values")
     restored_from: str | None = Field(default=None, description="the checkpoint this segment started from")
+    donor_trial_id: str | None = Field(
+        default=None,
+        description="PBT exploit: the trial whose checkpoint replaced this segment's weights (status exploited), "
+        "or whose checkpoint this segment started from",
+    )
     reports: list[TrialReport] = Field(default_factory=list)
 
 
@@ -303,6 +308,7 @@ class SweepTrial(BaseModel):
     cost_usd: float | None
     rouge1: float | None
     config: dict[str, Any] = Field(default_factory=dict)
+    donor_trial_id: str | None = None  # see TrialInfo.donor_trial_id
 
 
 class SweepBudget(BaseModel):

@@ -41,11 +41,14 @@ class Limits:
 
 @dataclass
 class _TrialSpend:
-    energy_kwh: float = 0.0
+    energy_kwh: float = 0.0  # over all the trial's segments
     duration_s: float = 0.0
     epoch: float = 0.0
     epochs_budget: float = 0.0
     done: bool = False
+    segment: int = 1
+    earlier_kwh: float = 0.0  # what its earlier segments (PBT) reported last
+    earlier_s: float = 0.0
 
 
 @dataclass
@@ -58,12 +61,20 @@ class BudgetGate:
     stopped: int = 0
     not_launched: int = 0
 
-    def update(self, trial_id: str, energy_kwh: float, duration_s: float, epoch: float, epochs_budget: float) -> None:
-        """A trial's cumulative energy and time after an evaluation at `epoch` of `epochs_budget`."""
+    def update(
+        self, trial_id: str, energy_kwh: float, duration_s: float, epoch: float, epochs_budget: float, segment: int = 1
+    ) -> None:
+        """A trial's energy and time since its `segment` began, after an evaluation at `epoch` of `epochs_budget`.
+
+        A PBT trial runs in segments (after each pause or exploit); each counts from zero, and a new segment's
+        figures add to what the earlier ones reported last.
+        """
         spend = self.trials.setdefault(trial_id, _TrialSpend())
+        if segment != spend.segment:
+            spend.segment, spend.earlier_kwh, spend.earlier_s = segment, spend.energy_kwh, spend.duration_s
         spend.energy_kwh, spend.duration_s, spend.epoch, spend.epochs_budget = (
-            energy_kwh,
-            duration_s,
+            spend.earlier_kwh + energy_kwh,
+            spend.earlier_s + duration_s,
             epoch,
             epochs_budget,
         )

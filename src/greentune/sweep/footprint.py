@@ -163,6 +163,7 @@ def _listed(record: RunRecord) -> SweepTrial:
         cost_usd=record.cost_usd,
         rouge1=record.rouge.get("rouge1"),
         config=trial.config,
+        donor_trial_id=trial.donor_trial_id,
     )
 
 

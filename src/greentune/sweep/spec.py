@@ -8,6 +8,7 @@ impossible value fails in a second instead of inside a trial.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,10 @@ class SchedulerConfig(_Config):
     mutations: list[str] | None = Field(
         None, description="PBT: space keys resampled on explore (None: every non-grid key)"
     )
+    synch: bool = Field(
+        True,
+        description="PBT: exploit once every trial has reached the perturbation epoch (false: Ray's asynchronous PBT)",
+    )
 
 
 class ResourcesConfig(_Config):
@@ -116,7 +121,21 @@ class SweepSpec(_Config):
         for key in self.scheduler.mutations or []:
             if key not in self.space:
                 raise ValueError(f"scheduler.mutations: '{key}' is not a key of space")
+        if self.scheduler.kind is SchedulerKind.PBT and self.search.max_concurrent < self.trial_count():
+            raise ValueError(
+                f"scheduler pbt: search.max_concurrent ({self.search.max_concurrent}) must be at least the number "
+                f"of trials ({self.trial_count()}): PBT's population is the trials that exist at once "
+                "(resources.cpus/gpus bound how many run at once; PBT takes turns between them)"
+            )
         return self
+
+    def trial_count(self) -> int:
+        """How many trials the sweep runs: num_samples, times the size of every grid (a grid search: every key's)."""
+        if self.search.algorithm is SearchAlgorithm.GRID:
+            sizes = [len(d.grid or d.choice or []) for d in self.space.values()]
+            return math.prod(sizes) * self.search.num_samples
+        grids = [len(d.grid) for d in self.space.values() if d.grid is not None]
+        return math.prod(grids) * self.search.num_samples
 
     def base_spec(self) -> ExperimentSpec:
         """The base experiment spec, validated."""

@@ -10,7 +10,9 @@ leaves the reason (pruned by ASHA at epoch k, stopped by the budget) in the
 the Trainer, and the runner records the run with that status. PBT pauses a
 trial through Tune itself (to exploit a better trial's checkpoint, or to share
 the machine); then the callback catches the `SystemExit`, and the trainable's
-`cleanup` waits until the record is written (`cooperative_trainable`).
+`cleanup` waits until the record is written (`cooperative_trainable`). The
+next segment starts from the checkpoint Tune hands it (`tune.get_checkpoint()`:
+its own, or after an exploit the donor's, whom the `Coordinator` names).
 """
 
 from __future__ import annotations
@@ -34,24 +36,71 @@ _WINDOW = "sweep-trial"
 COORDINATOR_PREFIX = "greentune-sweep-"
 
 
+@dataclass(frozen=True)
+class StopReason:
+    """Why the sweep stopped a trial: its status (a `TrialStatus` value), at which epoch, and (PBT exploit) the donor."""
+
+    status: str
+    epoch: float | None
+    detail: str | None = None
+    donor_trial_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PausedExploit:
+    """Synchronous PBT replaced the weights of a trial that was paused (waiting for the others) with a donor's."""
+
+    trial_id: str
+    donor_trial_id: str
+    epoch: float | None
+
+
+def mark_exploited(record: RunRecord, exploit: PausedExploit) -> RunRecord:
+    """The record of the segment that `exploit` ended, recorded as paused before PBT chose it: exploited instead."""
+    assert record.trial is not None
+    notes = [note for note in record.notes if not note.startswith(f"sweep trial {TrialStatus.PAUSED.value}")]
+    notes.append(
+        status_note(TrialStatus.EXPLOITED, exploit.epoch, f"by PBT from trial {exploit.donor_trial_id}, while paused")
+    )
+    trial = record.trial.model_copy(update={"status": TrialStatus.EXPLOITED, "donor_trial_id": exploit.donor_trial_id})
+    return record.model_copy(update={"trial": trial, "notes": notes})
+
+
+def status_note(status: TrialStatus, epoch: float | None, detail: str | None) -> str:
+    """The note a trial's record carries about how the sweep ended it."""
+    at = f" at epoch {epoch:g}" if epoch is not None else ""
+    return f"sweep trial {status.value}{at}" + (f" ({detail})" if detail else "")
+
+
 class Coordinator:
-    """A small Ray actor on the driver's side: why each trial was stopped, and how many segments it ran."""
+    """A small Ray actor on the driver's side: why each trial was stopped, PBT's donors, how many segments ran."""
 
     def __init__(self) -> None:
-        self.reasons: dict[str, tuple[str, float | None, str | None]] = {}
+        self.reasons: dict[str, StopReason] = {}
+        self.donors: dict[str, str] = {}
         self.segments: dict[str, int] = {}
 
-    def set_reason(self, trial_id: str, status: str, epoch: float | None, detail: str | None = None) -> None:
+    def set_reason(
+        self, trial_id: str, status: str, epoch: float | None, detail: str | None = None, donor: str | None = None
+    ) -> None:
         """Record why `trial_id` is being stopped (the first reason wins until the trial takes it)."""
-        self.reasons.setdefault(trial_id, (status, epoch, detail))
+        self.reasons.setdefault(trial_id, StopReason(status, epoch, detail, donor))
 
     def has_reason(self, trial_id: str) -> bool:
         """Whether the sweep wants `trial_id` to stop."""
         return trial_id in self.reasons
 
-    def take_reason(self, trial_id: str) -> tuple[str, float | None, str | None] | None:
+    def take_reason(self, trial_id: str) -> StopReason | None:
         """The reason left for `trial_id`, removed (a PBT trial may be stopped again later)."""
         return self.reasons.pop(trial_id, None)
+
+    def set_donor(self, trial_id: str, donor_trial_id: str) -> None:
+        """PBT exploit: `trial_id` goes on from `donor_trial_id`'s checkpoint."""
+        self.donors[trial_id] = donor_trial_id
+
+    def take_donor(self, trial_id: str) -> str | None:
+        """The donor whose checkpoint `trial_id`'s next segment starts from, removed; None: its own checkpoint."""
+        return self.donors.pop(trial_id, None)
 
     def next_segment(self, trial_id: str) -> int:
         """1 for a trial's first run, 2 and up after each restore from a checkpoint."""
@@ -74,10 +123,11 @@ class TuneReportCallback(TrainerCallback):
     """After each evaluation: report metric, epoch and cumulative energy to Ray Tune; stop when Tune says so."""
 
     def __init__(
-        self, green: GreenCallback, checkpoint_every_epoch: bool, epochs_budget: float, stop_asked: Any
+        self, green: GreenCallback, checkpoint_every_epoch: bool, epochs_budget: float, stop_asked: Any, segment: int
     ) -> None:
-        """`stop_asked()` says whether the sweep has left a reason to stop this trial."""
+        """`stop_asked()` says whether the sweep has left a reason to stop this trial; `segment` counts its runs."""
         self._stop_asked = stop_asked
+        self._segment = segment
         self._meter = green.meter
         self._checkpoint = checkpoint_every_epoch
         self._epochs_budget = epochs_budget
@@ -122,6 +172,7 @@ class TuneReportCallback(TrainerCallback):
         result = {
             "epoch": epoch,
             "epochs_budget": self._epochs_budget,
+            "segment": self._segment,
             "energy_kwh": self._energy_kwh,
             "duration_s": time.monotonic() - self._started_s,
             **({"rouge1": report.rouge1} if report.rouge1 is not None else {}),
@@ -175,30 +226,35 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     restored_from = restore_checkpoint(
         tune.get_checkpoint(), checkpoint_dir(home, spec.ledger.experiment, run_name), home
     )
+    donor = cast(str | None, ray.get(coordinator.take_donor.remote(trial_id))) if restored_from else None
     reporters: list[TuneReportCallback] = []
 
     def callbacks(green: GreenCallback) -> list[Any]:
         def stop_asked() -> bool:
             return bool(ray.get(coordinator.has_reason.remote(trial_id)))
 
-        reporters.append(TuneReportCallback(green, setup.checkpoint_every_epoch, spec.train.epochs, stop_asked))
+        reporters.append(
+            TuneReportCallback(green, setup.checkpoint_every_epoch, spec.train.epochs, stop_asked, segment)
+        )
         return reporters
 
     def amend(record: RunRecord) -> RunRecord:
         reporter = reporters[0] if reporters else None
-        status, epoch, detail = TrialStatus.FINISHED, None, None
+        status, epoch, detail, exploited_by = TrialStatus.FINISHED, None, None, None
         if record.status == "FAILED":
             status = TrialStatus.FAILED
         elif record.status == "KILLED" or (reporter is not None and reporter.stopped_by_tune):
-            reason = ray.get(coordinator.take_reason.remote(trial_id))
+            reason = cast(StopReason | None, ray.get(coordinator.take_reason.remote(trial_id)))
             if reason is None:
                 status = TrialStatus.STOPPED
             else:
-                status, epoch, detail = TrialStatus(reason[0]), reason[1], reason[2]
+                status, epoch, detail = TrialStatus(reason.status), reason.epoch, reason.detail
+                exploited_by = reason.donor_trial_id
         notes = list(record.notes)
+        if donor is not None:
+            notes.append(f"sweep trial started from trial {donor}'s checkpoint (PBT exploit)")
         if status is not TrialStatus.FINISHED:
-            at = f" at epoch {epoch:g}" if epoch is not None else ""
-            notes.append(f"sweep trial {status.value}{at}" + (f" ({detail})" if detail else ""))
+            notes.append(status_note(status, epoch, detail))
         return record.model_copy(
             update={
                 "kind": RunKind.TRAIN,
@@ -214,6 +270,7 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
                     stopped_at_epoch=epoch,
                     config=config,
                     restored_from=restored_from,
+                    donor_trial_id=exploited_by or donor,
                     reports=reporter.reports if reporter is not None else [],
                 ),
             }

@@ -15,6 +15,7 @@ CLI imports it only inside `greentune sweep`).
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from greentune.ledger import (
     RunRecord,
     TrialStatus,
     default_tracking_uri,
+    finish_run,
     read_runs,
     reserve_run,
     write_run,
@@ -37,7 +39,14 @@ from greentune.paths import home_for, make_owned_dir, slug
 from greentune.sweep.budget import BudgetGate, Cost, Limits
 from greentune.sweep.footprint import CounterPoint, FootprintRequest, Interval, idle_between, sweep_footprint
 from greentune.sweep.spec import Distribution, SchedulerKind, SearchAlgorithm, SweepSpec
-from greentune.sweep.trial import COORDINATOR_PREFIX, Coordinator, TrialSetup, cooperative_trainable
+from greentune.sweep.trial import (
+    COORDINATOR_PREFIX,
+    Coordinator,
+    PausedExploit,
+    TrialSetup,
+    cooperative_trainable,
+    mark_exploited,
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +89,10 @@ def run_sweep(request: SweepRequest) -> RunRecord:
             coordinator_name=coordinator_name,
             checkpoint_every_epoch=sweep.scheduler.kind is SchedulerKind.PBT,
         )
-        errors = _fit(sweep, setup, gate, coordinator, sweep_dir, request.progress)
-        if errors:
-            notes.append(f"{errors} trial(s) failed; the sweep went on")
+        outcome = _fit(sweep, setup, gate, coordinator, sweep_dir, request.progress)
+        if outcome.errors:
+            notes.append(f"{outcome.errors} trial(s) failed; the sweep went on")
+        _record_paused_exploits(outcome.paused_exploits, tracking_uri, experiment, parent_id)
     except KeyboardInterrupt:
         status = "KILLED"
         notes.append("interrupted by the user; trials recorded up to that point")
@@ -185,10 +195,16 @@ def _start_meter(sweep_dir: Path, scope: Any) -> Any:
     return meter
 
 
+@dataclass(frozen=True)
+class _FitOutcome:
+    errors: int  # trials that ended in an error
+    paused_exploits: list[PausedExploit]
+
+
 def _fit(
     sweep: SweepSpec, setup: TrialSetup, gate: BudgetGate, coordinator: Any, sweep_dir: Path, progress: Any
-) -> int:
-    """Run the Tuner; returns how many trials ended in an error."""
+) -> _FitOutcome:
+    """Run the Tuner; returns how many trials ended in an error and PBT's exploits of paused trials."""
     metric = sweep.scheduler.metric
     scheduler = _scheduler(sweep, gate, coordinator)
     trainable = tune.with_resources(
@@ -213,7 +229,7 @@ def _fit(
             name="ray",
             storage_path=str(sweep_dir),
             verbose=0,
-            callbacks=[_ProgressCallback(progress, _trial_count(sweep), sweep.name)] if progress is not None else [],
+            callbacks=[_ProgressCallback(progress, sweep.trial_count(), sweep.name)] if progress is not None else [],
         ),
     )
     try:
@@ -223,15 +239,25 @@ def _fit(
         # before it was launched (it has no folder); the sweep itself is complete then
         if "trial_dir_name" not in str(error):
             raise
-    return scheduler.errors
+    return _FitOutcome(scheduler.errors, list(scheduler.paused_exploits))
 
 
-def _trial_count(sweep: SweepSpec) -> int:
-    if sweep.search.algorithm is SearchAlgorithm.GRID:
-        sizes = [len(d.grid or d.choice or []) for d in sweep.space.values()]
-        return math.prod(sizes) * sweep.search.num_samples
-    grids = [len(d.grid) for d in sweep.space.values() if d.grid is not None]
-    return math.prod(grids) * sweep.search.num_samples if grids else sweep.search.num_samples
+def _record_paused_exploits(exploits: list[PausedExploit], tracking_uri: str, experiment: str, parent_id: str) -> None:
+    """Rewrite the records of the segments that PBT exploited while they were paused (they said paused)."""
+    if not exploits:
+        return
+    children = [r for r in read_runs(tracking_uri=tracking_uri, experiment=experiment) if r.parent_run_id == parent_id]
+    for exploit in exploits:
+        paused = [
+            r
+            for r in children
+            if r.trial is not None
+            and r.trial.trial_id == exploit.trial_id
+            and r.trial.status is TrialStatus.PAUSED
+            and r.trial.stopped_at_epoch == exploit.epoch
+        ]
+        if paused:
+            finish_run(mark_exploited(max(paused, key=lambda r: r.start_time), exploit), tracking_uri=tracking_uri)
 
 
 def _domain(distribution: Distribution, as_grid: bool) -> Any:
@@ -275,17 +301,26 @@ def _scheduler(sweep: SweepSpec, gate: BudgetGate, coordinator: Any) -> Any:
         keys = config.mutations or [key for key, d in sweep.space.items() if d.grid is None]
         if not keys:
             raise GreentuneError("scheduler pbt needs at least one space key to mutate (a choice or a range)")
+        # PBT draws donors and mutations from the `random` module; other draws in the driver interleave, so two
+        # runs of one sweep can still mutate differently
+        random.seed(sweep.search.seed)
         scheduler = _subclass(PopulationBasedTraining)(
             time_attr="training_iteration",
             perturbation_interval=config.perturbation_interval,
             quantile_fraction=config.quantile_fraction,
-            hyperparam_mutations={key: _domain(sweep.space[key], as_grid=False) for key in keys},
-            seed=sweep.search.seed,
+            hyperparam_mutations={key: _mutation(sweep.space[key]) for key in keys},
+            synch=config.synch,
         )
     else:
         scheduler = _subclass(FIFOScheduler)()
-    scheduler.gate, scheduler.coordinator, scheduler.errors = gate, coordinator, 0
+    scheduler.gate, scheduler.coordinator, scheduler.errors, scheduler.paused_exploits = gate, coordinator, 0, []
     return scheduler
+
+
+def _mutation(distribution: Distribution) -> Any:
+    """PBT's explore step for one key: a list (shift to a neighbouring value or resample), or a range (x 0.8 / 1.2)."""
+    values = distribution.grid if distribution.grid is not None else distribution.choice
+    return list(values) if values is not None else _domain(distribution, as_grid=False)
 
 
 def _max_epochs(sweep: SweepSpec) -> int:
@@ -306,6 +341,7 @@ class _Budgeted:
     gate: BudgetGate
     coordinator: Any
     errors: int  # trials that ended in an error
+    paused_exploits: list[PausedExploit]  # PBT only: trials it exploited while they were paused
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         from ray.tune.schedulers import TrialScheduler
@@ -317,8 +353,9 @@ class _Budgeted:
             float(result.get("duration_s", 0.0)),
             epoch,
             float(result.get("epochs_budget", 0.0)),
+            int(result.get("segment", 1)),
         )
-        last_epoch = epoch >= float(result.get("epochs_budget", 0.0))
+        last_epoch = _at_last_epoch(result)
         unit = self.gate.reached()
         if unit is not None and not last_epoch:
             # the trial stops itself on reading the reason, and records the run (see greentune.sweep.trial)
@@ -326,18 +363,41 @@ class _Budgeted:
             self._reason(trial, TrialStatus.STOPPED_BY_BUDGET, epoch, f"the {unit} budget was reached")
             return TrialScheduler.CONTINUE
         decision: str = super().on_trial_result(tune_controller, trial, result)  # type: ignore[misc]
+        if decision in (TrialScheduler.STOP, TrialScheduler.PAUSE) and last_epoch:
+            # after its last evaluation the trial ends by itself (a pause would start a worker to train nothing)
+            return TrialScheduler.CONTINUE
+        if decision == TrialScheduler.PAUSE and all(t is trial for t in tune_controller.get_live_trials()):
+            # synchronous PBT pauses the last trial left too; it would only restart it from its own checkpoint
+            return TrialScheduler.CONTINUE
         if decision == TrialScheduler.STOP:
-            if not last_epoch:
-                self._reason(trial, TrialStatus.PRUNED, epoch, "ASHA")
-            return TrialScheduler.CONTINUE  # after its last epoch the trial ends by itself
+            self._reason(trial, TrialStatus.PRUNED, epoch, "ASHA")
+            return TrialScheduler.CONTINUE
         if decision == TrialScheduler.PAUSE:
-            self._reason(trial, TrialStatus.PAUSED, epoch, "PBT shares the machine; resumes from its checkpoint")
+            self._reason(trial, TrialStatus.PAUSED, epoch, "PBT: waits for its turn or the other trials")
         return decision
 
     def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
-        """PBT only: the exploited trial's record says so and names the donor."""
-        state = trial.last_result or {}
-        self._reason(trial, TrialStatus.EXPLOITED, state.get("epoch"), f"copies trial {trial_to_clone.trial_id}")
+        """PBT only: `trial` goes on from `trial_to_clone`'s checkpoint; the records name the donor.
+
+        The running trial's segment ends with status exploited (its reason names the donor). A trial exploited
+        while paused has recorded its segment as paused already: the sweep rewrites that record once the Tuner
+        is done (`_record_paused_exploits`). Either way the next segment names the donor
+        (`Coordinator.take_donor`). A trial at its last epoch is left alone: it has nothing left to train.
+        """
+        from ray.tune.experiment import Trial
+
+        # PBT's state holds this perturbation's result; `trial.last_result` is the one before it
+        result = self._trial_state[trial].last_result or {}  # type: ignore[attr-defined]
+        if _at_last_epoch(result):
+            return
+        import ray
+
+        donor = trial_to_clone.trial_id
+        ray.get(self.coordinator.set_donor.remote(trial.trial_id, donor))
+        if trial.status == Trial.RUNNING:
+            self._reason(trial, TrialStatus.EXPLOITED, result.get("epoch"), f"by PBT from trial {donor}", donor)
+        else:  # synchronous PBT: the trial waited, paused, and recorded its segment as paused
+            self.paused_exploits.append(PausedExploit(trial.trial_id, donor, result.get("epoch")))
         super()._exploit(tune_controller, trial, trial_to_clone)  # type: ignore[misc]
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
@@ -364,10 +424,17 @@ class _Budgeted:
             return None
         return super().choose_trial_to_run(tune_controller)  # type: ignore[misc]
 
-    def _reason(self, trial: Any, status: TrialStatus, epoch: float | None, detail: str) -> None:
+    def _reason(
+        self, trial: Any, status: TrialStatus, epoch: float | None, detail: str, donor: str | None = None
+    ) -> None:
         import ray
 
-        ray.get(self.coordinator.set_reason.remote(trial.trial_id, status.value, epoch, detail))
+        ray.get(self.coordinator.set_reason.remote(trial.trial_id, status.value, epoch, detail, donor))
+
+
+def _at_last_epoch(result: dict[str, Any]) -> bool:
+    """Whether a trial's reported `result` is from its last epoch."""
+    return float(result.get("epoch", 0.0)) >= float(result.get("epochs_budget", math.inf))
 
 
 class _ProgressCallback(tune.Callback):
