@@ -47,7 +47,7 @@ def test_ties_keep_their_order_and_the_last_batch_is_short() -> None:
 
 SYNTHETIC = {
     "data.name": "synthetic",
-    "data.synthetic_samples": 90,  # 9 validation sources of 3 to 48 tokens
+    "data.synthetic_samples": 90,  # 9 validation sources of gamma-distributed lengths
     "data.synthetic_source_mean_tokens": 16.0,
     "data.synthetic_target_mean_tokens": 6.0,
     "data.max_train_samples": 8,
