@@ -113,7 +113,10 @@ def test_the_recipe_turns_on_the_evaluation_switches_it_can() -> None:
 
     by_steps = resolve_recipe(StrategiesConfig(recipe="frugal"), cpu, eval_strategy="steps")
     assert by_steps.strategies.rouge_every_epochs is None and not by_steps.strategies.early_stopping.enabled
-    assert "recipe frugal: eval_strategy steps, so ROUGE at every evaluation" in by_steps.notes
+    assert (
+        "recipe frugal: eval_strategy steps, so no ROUGE schedule or early stopping on the loss "
+        "(both need an evaluation every epoch)"
+    ) in by_steps.notes
 
     on_rouge = StrategiesConfig(recipe="frugal", early_stopping=EarlyStoppingConfig(enabled=True, metric="rouge2"))
     kept = resolve_recipe(on_rouge, cpu)

@@ -70,7 +70,10 @@ def resolve_recipe(
         and strategies.early_stopping.metric != "eval_loss"
     )
     if eval_strategy != "epoch":
-        notes.append(f"recipe frugal: eval_strategy {eval_strategy}, so ROUGE at every evaluation")
+        notes.append(
+            f"recipe frugal: eval_strategy {eval_strategy}, so no ROUGE schedule or early stopping on the loss "
+            "(both need an evaluation every epoch)"
+        )
     elif rouge_on_every_evaluation:
         notes.append(
             f"recipe frugal: early stopping on {strategies.early_stopping.metric} needs ROUGE at every evaluation, "
