@@ -85,12 +85,18 @@ def test_the_recipe_trains_through_the_token_budget_trainer(tmp_path: Path) -> N
     spec = tiny_spec(tmp_path, **{"strategies.recipe": "frugal", "strategies.token_budget": 128})
     record = run(spec)
     assert record.status == "FINISHED"
-    assert record.strategies["label"] == "frugal+adamw-fused+tokens128+sdpa"
+    assert record.strategies["label"] == (
+        "frugal+early-stop-loss+adamw-fused+tokens128+sdpa+rouge-every2+eval-batch64+eval-sorted+static-cache"
+    )
     assert (record.strategies["optimizer"], record.strategies["attention"]) == ("adamw-fused", "sdpa")
     batching = record.data_report["train_batching"]
     # 8 pairs cut to 48 + 16 tokens: 128 // 64 = 2 per batch, 4 batches (one epoch = 4 optimizer steps)
     assert (batching["batches"], batching["mean_batch_samples"]) == (4, 2.0)
-    assert "recipe frugal set optimizer=adamw-fused, attention=sdpa" in record.notes
+    assert (
+        "recipe frugal set optimizer=adamw-fused, attention=sdpa, eval_batch_size=64, eval_sort_by_length=True, "
+        "eval_static_cache=True, rouge_every_epochs=2, early_stopping=eval_loss/patience 2"
+    ) in record.notes
+    assert (record.rouge_evaluations, record.stop_reason, record.eval_cache) == (1, "epoch-budget", "static")
 
 
 def test_the_recipe_fills_only_the_switches_left_unset() -> None:

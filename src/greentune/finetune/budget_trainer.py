@@ -1,11 +1,10 @@
-"""A Seq2SeqTrainer whose training batches come from `TokenBudgetBatchSampler` (token-budget batching)."""
+"""An `EvalTrainer` whose training batches come from `TokenBudgetBatchSampler` (token-budget batching)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from transformers import Seq2SeqTrainer
-
+from greentune.finetune.eval_trainer import EvalTrainer
 from greentune.finetune.token_batching import SampleLength, TokenBudgetBatchSampler
 
 
@@ -17,11 +16,11 @@ def sample_lengths(dataset: Any) -> list[SampleLength]:
     ]
 
 
-class TokenBudgetTrainer(Seq2SeqTrainer):
-    """Seq2SeqTrainer with training batches filled up to `token_budget` padded tokens."""
+class TokenBudgetTrainer(EvalTrainer):
+    """EvalTrainer with training batches filled up to `token_budget` padded tokens."""
 
     def __init__(self, *args: Any, token_budget: int, **kwargs: Any) -> None:
-        """As Seq2SeqTrainer, plus the token budget of one training batch."""
+        """As EvalTrainer, plus the token budget of one training batch."""
         super().__init__(*args, **kwargs)
         self.token_budget = token_budget
 

@@ -5,7 +5,7 @@ sliding local window; its summarization recipe gives the first token global
 attention, so that every token reaches one that sees the whole document.
 Given no ``global_attention_mask``, LED silently trains and generates with
 local attention only, so the collator adds the mask to every batch (training,
-evaluation and generation: Seq2SeqTrainer passes it on to ``generate``).
+evaluation and generation: evaluation's generation batches go through the same collator).
 
 BigBird-Pegasus needs no extra input (block-sparse attention is its config's
 default), but it falls back to full attention, with only a log line, when a

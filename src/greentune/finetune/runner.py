@@ -26,6 +26,7 @@ The exception of a failed or killed run is raised again after all that.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -49,6 +50,7 @@ from greentune.finetune.models import count_parameters, identify_model, load_mod
 from greentune.finetune.recipe import Hardware, resolve_recipe
 from greentune.finetune.rouge import ROUGE_KEYS, compute_rouge
 from greentune.finetune.spec import ExperimentSpec, flatten, strategy_label
+from greentune.finetune.stopping import training_end
 from greentune.finetune.storage import storage_bytes
 from greentune.finetune.strategies import (
     apply_to_model,
@@ -74,9 +76,11 @@ from greentune.ledger import (
 from greentune.ledger.pending import RUNS_FOLDER
 from greentune.ledger.record import (
     AccountingInput,
+    KvCache,
     Phase,
     PowerLimitProfile,
     PowerLimitSummary,
+    StopReason,
     energy_source_of,
 )
 from greentune.meter.host import cpu_model_name
@@ -86,6 +90,7 @@ if TYPE_CHECKING:
     from greentune.carbon import Site
     from greentune.finetune.callback import GreenCallback, GreenSummary
     from greentune.finetune.emissions import RunEmissions
+    from greentune.finetune.eval_trainer import EvalTrainer
 
 HEARTBEAT_INTERVAL_S = 60.0
 
@@ -113,6 +118,9 @@ class Outcome:
     test_rouge: dict[str, float] = field(default_factory=dict)
     validation_predictions: Predictions | None = None
     test_predictions: Predictions | None = None
+    stop_reason: StopReason | None = None
+    rouge_evaluations: int | None = None
+    eval_cache: KvCache | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,9 @@ def run(
     import torch
 
     has_cuda = torch.cuda.is_available()
-    resolved = resolve_recipe(spec.strategies, Hardware(has_cuda, has_cuda and torch.cuda.is_bf16_supported()))
+    resolved = resolve_recipe(
+        spec.strategies, Hardware(has_cuda, has_cuda and torch.cuda.is_bf16_supported()), spec.train.eval_strategy
+    )
     spec = spec.model_copy(update={"strategies": resolved.strategies})
     check_runnable(spec.strategies, has_cuda)  # a strategy this machine cannot run: one line, nothing written
     uri = check_ledger(spec.ledger.tracking_uri)  # a broken ledger fails now, not after hours of training
@@ -417,6 +427,9 @@ def build_record(inputs: RecordInputs) -> RunRecord:
         epochs_run=summary.epochs_run,
         epochs_budget=summary.epochs_budget,
         early_stopping_saved_kwh=summary.early_stopping_saved_kwh if spec.strategies.early_stopping.enabled else None,
+        stop_reason=outcome.stop_reason,
+        rouge_evaluations=outcome.rouge_evaluations,
+        eval_cache=outcome.eval_cache,
         artifact_dir=str(inputs.folder.resolve()),
         accounting_inputs=[AccountingInput(**asdict(item)) for item in accounting.inputs],
         eval_history=[{key: value for key, value in entry.items()} for entry in outcome.eval_history],
@@ -580,9 +593,9 @@ def _execute(
             train_set = _tokenized(tokenizer, splits.train, spec)
             if spec.strategies.token_budget is not None:
                 report = {**report, "train_batching": _batching_report(train_set, spec)}
-                outcome = replace(outcome, data_report=report)
             validation_set = _tokenized(tokenizer, splits.validation, spec)
-        generated: list[list[str]] = []  # every evaluation's predictions, appended by compute_metrics
+            report = {**report, "eval_batching": _eval_batching_report(validation_set, spec)}
+            outcome = replace(outcome, data_report=report)
         trainer = _trainer(
             spec,
             callback,
@@ -593,15 +606,23 @@ def _execute(
             places.checkpoint_dir,
             progress,
             has_cuda,
-            _metrics_function(tokenizer, generated, list(splits.validation.targets)),
+            list(splits.validation.targets),
             extra_callbacks,
         )
         if follower is not None:
             follower.train(trainer, callback, places.resume_from)
         else:
             trainer.train(resume_from_checkpoint=places.resume_from)
-        outcome = replace(outcome, batch_size_used=trainer.state.train_batch_size)
-        outcome = _validation(spec, callback, trainer, splits, generated, outcome)
+        ended = training_end(
+            trainer.state, spec.train.max_steps is not None, _early_stopping(trainer), _early_metric(spec)
+        )
+        outcome = replace(
+            outcome,
+            batch_size_used=trainer.state.train_batch_size,
+            stop_reason=ended.reason,
+            notes=(*outcome.notes, *(note for note in (ended.note,) if note)),
+        )
+        outcome = _validation(spec, callback, trainer, splits, outcome)
         if spec.train.run_test and splits.test is not None:
             with callback.phase(Phase.TEST):
                 outcome = _test(spec, trainer, tokenizer, splits, outcome)
@@ -634,15 +655,13 @@ def _trainer(
     checkpoint_dir: Path,
     progress: Any,
     has_cuda: bool,
-    compute_metrics: Any,
+    references: list[str],
     extra_callbacks: list[Any],
-) -> Any:
-    from transformers import (
-        EarlyStoppingCallback,
-        PrinterCallback,
-        Seq2SeqTrainer,
-        Seq2SeqTrainingArguments,
-    )
+) -> EvalTrainer:
+    from transformers import EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainingArguments
+
+    from greentune.finetune.eval_generation import GenerationPlan
+    from greentune.finetune.eval_trainer import EvalTrainer
 
     train, early = spec.train, spec.strategies.early_stopping
     save = train.save_checkpoints or early.enabled
@@ -665,8 +684,8 @@ def _trainer(
         save_only_model=not train.save_checkpoints,
         load_best_model_at_end=early.enabled,
         metric_for_best_model=early.metric if early.enabled else None,
-        greater_is_better=True if early.enabled else None,
-        predict_with_generate=True,
+        greater_is_better=early.greater_is_better if early.enabled else None,
+        predict_with_generate=False,  # EvalTrainer generates, on its own schedule and batches
         include_num_input_tokens_seen="non_padding",
         logging_strategy="epoch",
         report_to=[],
@@ -681,8 +700,9 @@ def _trainer(
         from greentune.finetune.progress import RichProgressCallback
 
         callbacks.append(RichProgressCallback(progress, spec.run_name()))
-    budget = spec.strategies.token_budget
-    trainer_class: Any = Seq2SeqTrainer
+    strategies = spec.strategies
+    budget = strategies.token_budget
+    trainer_class: type[EvalTrainer] = EvalTrainer
     extra: dict[str, Any] = {}
     if budget is not None:
         from greentune.finetune.budget_trainer import TokenBudgetTrainer
@@ -690,37 +710,49 @@ def _trainer(
         trainer_class, extra = TokenBudgetTrainer, {"token_budget": budget}
     trainer = trainer_class(
         **extra,
+        generation=GenerationPlan(
+            batch_size=strategies.eval_batch_size or train.eval_batch_size,
+            sort_by_length=strategies.eval_sort_by_length,
+            static_cache=strategies.eval_static_cache,
+        ),
+        references=references,
+        rouge_every_epochs=strategies.rouge_every_epochs,
         model=model,
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
         data_collator=seq2seq_collator(tokenizer, model),
         processing_class=tokenizer,
-        compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # the ledger and the progress bars report instead
     return trainer
 
 
-def _metrics_function(tokenizer: Any, generated: list[list[str]], references: list[str]) -> Any:
-    def compute_metrics(prediction: Any) -> dict[str, float]:
-        texts = _decode(tokenizer, prediction.predictions)
-        generated.append(texts)
-        return compute_rouge(texts, references[: len(texts)])
+def _early_stopping(trainer: Any) -> Any:
+    """The Trainer's EarlyStoppingCallback, or None."""
+    from transformers import EarlyStoppingCallback
 
-    return compute_metrics
+    return next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, EarlyStoppingCallback)), None)
+
+
+def _early_metric(spec: ExperimentSpec) -> str | None:
+    early = spec.strategies.early_stopping
+    return early.metric if early.enabled else None
 
 
 def _validation(
     spec: ExperimentSpec,
     callback: GreenCallback,
-    trainer: Any,
+    trainer: EvalTrainer,
     splits: TextSplits,
-    generated: list[list[str]],
     outcome: Outcome,
 ) -> Outcome:
-    """Validation ROUGE: the best evaluation when early stopping restored it, else the last one."""
+    """Validation ROUGE of the weights training kept: the best evaluation when early stopping restored it, else the last.
+
+    When that evaluation ran no ROUGE (`rouge_every_epochs` skipped it), one generation pass on the kept
+    weights gives it, metered as `validate`.
+    """
     state = trainer.state
     history = [
         {
@@ -731,6 +763,7 @@ def _validation(
         for entry in state.log_history
         if "eval_loss" in entry
     ]
+    steps = [int(entry["step"]) for entry in state.log_history if "eval_loss" in entry]
     if not history:  # eval_strategy "no": one validation pass after training
         with callback.phase(Phase.VALIDATE):
             metrics = trainer.evaluate()
@@ -741,30 +774,49 @@ def _validation(
                 **{key: float(metrics[f"eval_{key}"]) for key in ROUGE_KEYS},
             }
         ]
+        steps = [state.global_step]
     chosen = len(history) - 1
     notes = outcome.notes
-    if spec.strategies.early_stopping.enabled:
-        metric = spec.strategies.early_stopping.metric
-        chosen = max(range(len(history)), key=lambda index: history[index].get(metric, 0.0))
+    early = spec.strategies.early_stopping
+    if early.enabled:
+        chosen = _best_evaluation(history, early.metric, early.greater_is_better)
         notes += (
-            f"validation ROUGE of the best evaluation (epoch {history[chosen]['epoch']:g}), "
+            f"validation ROUGE of the best evaluation by {early.metric} (epoch {history[chosen]['epoch']:g}), "
             "whose weights early stopping restored",
         )
-    offset = len(generated) - len(history)
-    texts = generated[offset + chosen] if offset + chosen >= 0 else []
+    passes = {scored.global_step: scored for scored in trainer.rouge_passes}
+    if ROUGE_KEYS[0] not in history[chosen]:
+        with callback.phase(Phase.VALIDATE):
+            scored = trainer.rouge_pass()
+        passes[steps[chosen]] = scored
+        history[chosen] = {**history[chosen], **scored.rouge}
+    kept = passes.get(steps[chosen])
     return replace(
         outcome,
         notes=notes,
         eval_history=tuple(history),
         rouge={key: history[chosen][key] for key in ROUGE_KEYS if key in history[chosen]},
-        validation_predictions=Predictions(splits.validation, tuple(texts)),
+        validation_predictions=Predictions(splits.validation, kept.texts if kept is not None else ()),
+        rouge_evaluations=len(trainer.rouge_passes),
+        eval_cache=trainer.rouge_passes[-1].cache if trainer.rouge_passes else None,
     )
 
 
-def _test(spec: ExperimentSpec, trainer: Any, tokenizer: Any, splits: TextSplits, outcome: Outcome) -> Outcome:
+def _best_evaluation(history: list[dict[str, float]], metric: str, greater_is_better: bool) -> int:
+    """Index of the best evaluation as the Trainer picks it: the first of equals; a NaN (diverged) loss is worst."""
+
+    def badness(index: int) -> float:
+        value = history[index].get(metric, math.nan)
+        if math.isnan(value):
+            return math.inf
+        return -value if greater_is_better else value
+
+    return min(range(len(history)), key=badness)
+
+
+def _test(spec: ExperimentSpec, trainer: EvalTrainer, tokenizer: Any, splits: TextSplits, outcome: Outcome) -> Outcome:
     assert splits.test is not None
-    output = trainer.predict(_tokenized(tokenizer, splits.test, spec), metric_key_prefix="test")
-    texts = _decode(tokenizer, output.predictions)
+    texts = list(trainer.summarize(_tokenized(tokenizer, splits.test, spec)).texts)
     return replace(
         outcome,
         test_rouge=compute_rouge(texts, list(splits.test.targets)),
@@ -780,6 +832,8 @@ def _extra_metrics(outcome: Outcome) -> dict[str, float]:
         metrics["parameters.total"] = float(outcome.parameters[1])
     if outcome.batch_size_used is not None:
         metrics["batch_size_used"] = float(outcome.batch_size_used)
+    if outcome.rouge_evaluations is not None:
+        metrics["rouge_evaluations"] = float(outcome.rouge_evaluations)
     return metrics
 
 
@@ -831,11 +885,13 @@ def _batching_report(train_set: Any, spec: ExperimentSpec) -> dict[str, Any]:
     }
 
 
-def _decode(tokenizer: Any, token_ids: Any) -> list[str]:
-    import numpy as np
+def _eval_batching_report(validation_set: Any, spec: ExperimentSpec) -> dict[str, Any]:
+    """Padding share of evaluation's generation batches, in data-set order and sorted by source length."""
+    from greentune.finetune.eval_generation import eval_batching_report
 
-    ids = np.where(np.asarray(token_ids) < 0, tokenizer.pad_token_id, token_ids)
-    return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+    batch_size = spec.strategies.eval_batch_size or spec.train.eval_batch_size
+    report = eval_batching_report([len(ids) for ids in validation_set["input_ids"]], batch_size)
+    return {**report, "sorted_by_length": spec.strategies.eval_sort_by_length}
 
 
 def _whole_words(tokenizer: Any) -> list[str]:

@@ -117,12 +117,21 @@ class DataConfig(_Config):
 
 
 class EarlyStoppingConfig(_Config):
-    """Stop when the validation metric has not improved by `threshold` for `patience` evaluations."""
+    """Stop when the validation metric has not improved by `threshold` for `patience` evaluations.
+
+    A ROUGE metric needs generation at every evaluation; `eval_loss` (lower is better) is cheap and
+    works between ROUGE checks (`strategies.rouge_every_epochs`).
+    """
 
     enabled: bool = False
-    metric: Literal["rouge1", "rouge2", "rougeL", "rougeLsum"] = "rouge1"
-    patience: int = Field(1, ge=1)
-    threshold: float = Field(0.0, ge=0, description="minimum improvement in ROUGE points")
+    metric: Literal["rouge1", "rouge2", "rougeL", "rougeLsum", "eval_loss"] = "rouge1"
+    patience: int = Field(1, ge=1, description="evaluations without improvement (epochs with eval_strategy epoch)")
+    threshold: float = Field(0.0, ge=0, description="minimum improvement, in ROUGE points or in loss")
+
+    @property
+    def greater_is_better(self) -> bool:
+        """ROUGE improves upwards, the loss downwards."""
+        return self.metric != "eval_loss"
 
 
 class LoraConfig(_Config):
@@ -183,6 +192,21 @@ class StrategiesConfig(_Config):
         None, description="GPU power limit in W, or 'auto': profile limits on the first steps and pick one"
     )
     power_profile: PowerProfileConfig = Field(default_factory=lambda: PowerProfileConfig())
+    rouge_every_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="generation + ROUGE only every k-th epoch and at the end (eval loss still every epoch); "
+        "None: at every evaluation",
+    )
+    eval_batch_size: int | None = Field(
+        None, gt=0, description="summaries per generate call in evaluation; None: train.eval_batch_size"
+    )
+    eval_sort_by_length: bool = Field(
+        False, description="evaluation generates in batches sorted by source length (longest first), order restored"
+    )
+    eval_static_cache: bool = Field(
+        False, description="a static KV cache for evaluation's generate where the model supports one"
+    )
 
     @model_validator(mode="after")
     def _batch_size_positive(self) -> StrategiesConfig:
@@ -283,11 +307,30 @@ class ExperimentSpec(_Config):
             raise ValueError("strategies.early_stopping needs train.eval_strategy 'epoch' or 'steps'")
         return self
 
+    @model_validator(mode="after")
+    def _rouge_schedule_fits(self) -> ExperimentSpec:
+        check_rouge_schedule(self.strategies, self.train.eval_strategy)
+        return self
+
     def run_name(self) -> str:
         """The ledger run name: the one given, or model + switched-on strategies."""
         if self.ledger.run_name:
             return self.ledger.run_name
         return f"{Path(self.model.name).name}-{strategy_label(self.strategies)}"
+
+
+def check_rouge_schedule(strategies: StrategiesConfig, eval_strategy: str) -> None:
+    """`rouge_every_epochs` counts epochs and leaves evaluations without ROUGE: refuse what cannot follow it."""
+    if strategies.rouge_every_epochs is None:
+        return
+    if eval_strategy != "epoch":
+        raise ValueError("strategies.rouge_every_epochs needs train.eval_strategy 'epoch'")
+    early = strategies.early_stopping
+    if early.enabled and early.metric != "eval_loss":
+        raise ValueError(
+            f"strategies.early_stopping on {early.metric} needs ROUGE at every evaluation; "
+            "use early_stopping.metric eval_loss with rouge_every_epochs, or drop rouge_every_epochs"
+        )
 
 
 def strategy_label(strategies: StrategiesConfig) -> str:
@@ -300,7 +343,7 @@ def strategy_label(strategies: StrategiesConfig) -> str:
     if strategies.lora.enabled:
         parts.append(f"lora-r{strategies.lora.r}")
     if strategies.early_stopping.enabled:
-        parts.append("early-stop")
+        parts.append("early-stop-loss" if strategies.early_stopping.metric == "eval_loss" else "early-stop")
     if strategies.group_by_length:
         parts.append("group-by-length")
     if strategies.optimizer != "adamw":
@@ -321,6 +364,14 @@ def strategy_label(strategies: StrategiesConfig) -> str:
         parts.append(strategies.attention)
     if strategies.power_limit is not None:
         parts.append(f"power-{strategies.power_limit}")
+    if strategies.rouge_every_epochs is not None:
+        parts.append(f"rouge-every{strategies.rouge_every_epochs}")
+    if strategies.eval_batch_size is not None:
+        parts.append(f"eval-batch{strategies.eval_batch_size}")
+    if strategies.eval_sort_by_length:
+        parts.append("eval-sorted")
+    if strategies.eval_static_cache:
+        parts.append("static-cache")
     return "+".join(parts) or "baseline"
 
 

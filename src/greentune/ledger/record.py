@@ -61,6 +61,22 @@ class Phase(StrEnum):
         return f"{self.value}-{number}"
 
 
+class StopReason(StrEnum):
+    """Why training ended (a failed or killed run has none: its status says)."""
+
+    EPOCH_BUDGET = "epoch-budget"
+    MAX_STEPS = "max-steps"
+    EARLY_STOPPING = "early-stopping"
+    CALLBACK = "stopped-by-callback"
+
+
+class KvCache(StrEnum):
+    """The key/value cache evaluation's `generate` ran with."""
+
+    DYNAMIC = "dynamic"
+    STATIC = "static"
+
+
 class ComponentEnergy(BaseModel):
     """Energy of one device or domain over the whole run."""
 
@@ -417,6 +433,11 @@ class RunRecord(BaseModel):
     early_stopping_saved_kwh: float | None = Field(
         default=None, description="estimated energy not spent thanks to early stopping"
     )
+    stop_reason: StopReason | None = Field(default=None, description="why training ended; None for older records")
+    rouge_evaluations: int | None = Field(
+        default=None, description="generation + ROUGE passes over the validation split (strategies.rouge_every_epochs)"
+    )
+    eval_cache: KvCache | None = Field(default=None, description="the KV cache evaluation's generation used")
     artifact_dir: str | None = Field(default=None, description="local folder with meter log, predictions, spec")
     accounting_inputs: list[AccountingInput] = Field(
         default_factory=list, description="each input of the carbon/cost accounting with value, source and year"
