@@ -327,7 +327,7 @@ def mutation_points(source: str) -> list[MutationPoint]:
             add("boolop", "and → or" if isinstance(node.op, ast.And) else "or → and")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
             add("unary", "drop `not`" if isinstance(node.op, ast.Not) else "drop unary -")
-        elif isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             if isinstance(node.value, bool):
                 add("constant", f"{node.value} → {not node.value}")
             else:
