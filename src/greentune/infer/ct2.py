@@ -28,6 +28,7 @@ from greentune.infer.summarizer import (
     GenerationSettings,
     Precision,
     Summary,
+    TokenCounting,
     UnsupportedConfiguration,
     device_kind,
     resolved_precision,
@@ -48,7 +49,7 @@ COMPUTE_TYPES: dict[Precision, str] = {
 
 
 @dataclass
-class Ct2Summarizer:
+class Ct2Summarizer(TokenCounting):
     """A CTranslate2 `Translator` over the converted model, with the original tokenizer."""
 
     translator: Any
@@ -100,10 +101,6 @@ class Ct2Summarizer:
         )
         weakref.finalize(summarizer, shutil.rmtree, workdir, True)
         return summarizer
-
-    def count_input_tokens(self, text: str) -> int:
-        """Tokens of `text` before truncation, special tokens included."""
-        return len(self.tokenizer(text, truncation=False)["input_ids"])
 
     def summarize(self, texts: Sequence[str]) -> list[Summary]:
         """One batch through `translate_batch` with the model's own decoding options."""

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from greentune.infer.summarizer import Backend, GenerationSettings, Precision, Summary, resolved_precision
+from greentune.infer.summarizer import (
+    Backend,
+    GenerationSettings,
+    Precision,
+    Summary,
+    TokenCounting,
+    resolved_precision,
+)
 
 # the precisions eager PyTorch runs at, per device kind; the first is the default
 PRECISIONS: dict[str, tuple[Precision, ...]] = {
@@ -17,7 +24,7 @@ _TORCH_DTYPES = {Precision.FP32: "float32", Precision.FP16: "float16", Precision
 
 
 @dataclass
-class EagerSummarizer:
+class EagerSummarizer(TokenCounting):
     """A transformers seq2seq model run by PyTorch (also the int8 backend, with quantized Linear layers)."""
 
     model: Any
@@ -36,10 +43,6 @@ class EagerSummarizer:
         model = loaded.model.to(device=device, dtype=getattr(torch, _TORCH_DTYPES[precision])).eval()
         chosen = replace(settings, precision=precision, max_input_tokens=input_limit(model, settings))
         return cls(model=model, tokenizer=loaded.tokenizer, settings=chosen, device=device)
-
-    def count_input_tokens(self, text: str) -> int:
-        """Tokens of `text` before truncation, special tokens included."""
-        return len(self.tokenizer(text, truncation=False)["input_ids"])
 
     def summarize(self, texts: Sequence[str]) -> list[Summary]:
         """One padded batch through `generate`; output tokens exclude padding and the start token."""

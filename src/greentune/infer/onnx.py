@@ -30,6 +30,7 @@ from greentune.infer.summarizer import (
     GenerationSettings,
     Precision,
     Summary,
+    TokenCounting,
     UnsupportedConfiguration,
     device_kind,
     resolved_precision,
@@ -41,7 +42,7 @@ GRAPHS = ("encoder", "decoder_first", "decoder_step")
 
 
 @dataclass
-class OnnxSummarizer:
+class OnnxSummarizer(TokenCounting):
     """ONNX Runtime sessions of encoder and decoder, searched by `generate` on the (bypassed) torch model."""
 
     model: Any
@@ -87,10 +88,6 @@ class OnnxSummarizer:
         )
         weakref.finalize(summarizer, shutil.rmtree, workdir, True)
         return summarizer
-
-    def count_input_tokens(self, text: str) -> int:
-        """Tokens of `text` before truncation, special tokens included."""
-        return len(self.tokenizer(text, truncation=False)["input_ids"])
 
     def summarize(self, texts: Sequence[str]) -> list[Summary]:
         """One padded batch through `generate`, every model call answered by ONNX Runtime (inputs stay on the CPU)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from greentune.errors import GreentuneError
 
@@ -73,6 +73,16 @@ class Summarizer(Protocol):
     def summarize(self, texts: Sequence[str]) -> list[Summary]:
         """Summaries of `texts`, in order, generated as one batch."""
         ...
+
+
+class TokenCounting:
+    """`count_input_tokens` for a backend whose Hugging Face tokenizer is its ``tokenizer`` attribute."""
+
+    tokenizer: Any
+
+    def count_input_tokens(self, text: str) -> int:
+        """Tokens of `text` before truncation, special tokens included."""
+        return len(self.tokenizer(text, truncation=False)["input_ids"])
 
 
 class UnsupportedConfiguration(GreentuneError):
