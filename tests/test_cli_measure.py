@@ -145,3 +145,54 @@ def test_a_signal_before_the_command_starts_is_sent_to_it_once_it_does() -> None
         assert child.wait(timeout=10) == -signal.SIGINT
     finally:
         forwarder.remove()
+
+
+def _stamped_command(stamp: Path) -> tuple[str, ...]:
+    """A command that writes the wall-clock time it started at into ``stamp``, then runs for 0.3 s."""
+    code = f"import time, pathlib; pathlib.Path({str(stamp)!r}).write_text(repr(time.time())); time.sleep(0.3)"
+    return (sys.executable, "-c", code)
+
+
+def test_the_command_starts_before_the_meter_is_imported_and_is_measured_from_its_start(tmp_path: Path) -> None:
+    # Popen is watched, not replaced: at the launch, which of the meter's modules were already imported?
+    code = (
+        "import subprocess, sys\n"
+        "from pathlib import Path\n"
+        "launch = subprocess.Popen.__init__\n"
+        "def watched(self, *args, **kwargs):\n"
+        "    print('psutil' in sys.modules, 'greentune.meter.meter' in sys.modules, file=sys.stderr)\n"
+        "    launch(self, *args, **kwargs)\n"
+        "subprocess.Popen.__init__ = watched\n"
+        "from greentune.cli.measure_core import MeasureRequest, measure_command\n"
+        f"sys.exit(measure_command(MeasureRequest(tuple(sys.argv[1:]), output=Path({str(tmp_path / 'out')!r}))))\n"
+    )
+    stamp = tmp_path / "started"
+    result = subprocess.run(
+        [sys.executable, "-c", code, *_stamped_command(stamp)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    from greentune.meter.snapshot import nvidia_present
+
+    early = not nvidia_present()  # with an NVIDIA driver the meter (NVML) starts first
+    assert result.stderr.splitlines()[0] == f"{not early} {not early}"
+    records = read_log(tmp_path / "out" / "meter.jsonl")
+    window = next(record for record in records if record["type"] == "window")
+    first_sample = next(record for record in records if record["type"] == "sample")
+    assert window["start_unix_s"] == first_sample["t_unix_s"] < float(stamp.read_text())
+    assert window["duration_s"] >= 0.3
+
+
+def test_with_an_nvidia_driver_the_meter_starts_before_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greentune.cli import measure_core
+
+    monkeypatch.setattr(measure_core, "nvidia_present", lambda: True)
+    stamp = tmp_path / "started"
+    request = measure_core.MeasureRequest(_stamped_command(stamp), output=tmp_path / "out", json_output=True)
+    assert measure_core.measure_command(request) == 0
+    records = read_log(tmp_path / "out" / "meter.jsonl")
+    first_sample = next(record for record in records if record["type"] == "sample")
+    window = next(record for record in records if record["type"] == "window")
+    assert first_sample["cpu_util_pct"] is not None  # a real reading, not a snapshot's zero sample
+    assert window["start_unix_s"] == first_sample["t_unix_s"] < float(stamp.read_text())

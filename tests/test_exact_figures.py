@@ -8,8 +8,12 @@ worked out in the comments, not read back from the code.
 
 from __future__ import annotations
 
+import collections
+import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -155,8 +159,20 @@ def epyc_slice(monkeypatch: pytest.MonkeyPatch) -> host.HostSensor:
     """
     monkeypatch.setattr(host, "cpu_model_name", lambda: "AMD EPYC 7763 64-Core Processor")
     monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 4 if logical else 2)
-    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: 50.0)
+    monkeypatch.setattr(psutil, "cpu_times", half_busy_cpu_times())
     return host.HostSensor(estimate_cpu=True, estimate_ram=False)
+
+
+def half_busy_cpu_times() -> Callable[..., Any]:
+    """A psutil.cpu_times whose every call shows one more busy and one more idle CPU second: 50 % use."""
+    seconds = itertools.count()
+    times = collections.namedtuple("times", ["user", "idle"])
+
+    def cpu_times(percpu: bool = False) -> Any:
+        elapsed_s = float(next(seconds))
+        return times(user=elapsed_s, idle=elapsed_s)
+
+    return cpu_times
 
 
 def test_cpu_power_is_the_tdp_share_of_the_visible_cores(epyc_slice: host.HostSensor) -> None:

@@ -147,7 +147,7 @@ def test_host_sensor_estimates_only_what_it_is_asked_to() -> None:
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, greentune.meter; "
+        "import sys; from greentune.meter import Meter, detect_sensors, write_codecarbon_csv; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pandas', 'pynvml', 'numpy') "
         "or m.startswith('greentune.carbon')))"
     )

@@ -13,11 +13,13 @@ all, since every millisecond there is added to the measured command.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from greentune.errors import GreentuneError
 
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
 
@@ -82,7 +84,7 @@ def main() -> None:
 
         request = parse_fast(sys.argv[2:])
         if request is not None:
-            sys.exit(fast_main(request))
+            fast_main(request)
     import typer
     from rich.console import Console
     from rich.markup import escape

@@ -16,42 +16,64 @@ the foreground is therefore not passed on; that is the price of not being
 able to tell its sender.
 
 Start-up: `greentune.cli.app.main` calls `parse_fast` before it builds the
-Typer app, so a plain ``measure`` command line costs the interpreter, psutil
-and the meter, not Typer and Rich (≈ 0.3 s on our 2-core machine, see
-benchmarks/measure_startup.py). That is why this module prints plain text
-instead of a Rich table; any command line `parse_fast` does not understand
-(``--help``, a typo) goes to the Typer command, which reports it.
+Typer app, so a plain ``measure`` command line costs neither Typer nor Rich.
+That is why this module prints plain text instead of a Rich table; any
+command line `parse_fast` does not understand (``--help``, a typo) goes to
+the Typer command, which reports it. The command is then started as early
+as possible: after a standard-library snapshot of the counters
+(`greentune.meter.snapshot`), before the meter and psutil are imported, so
+those imports run while the command does and the meter, seeded with the
+snapshot, still measures it from its start. On a machine with an NVIDIA
+driver the meter starts first (NVML's counter cannot be snapshotted without
+NVML). benchmarks/measure_startup.py measures what is left.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from greentune.errors import GreentuneError
+from greentune.meter.scope import SCOPES
+from greentune.meter.snapshot import nvidia_present, take_snapshot
 from greentune.paths import DEFAULT_HOME
+
+TYPE_CHECKING = False  # typing itself is not imported before the command starts
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+    from greentune.meter import Meter
+    from greentune.meter.snapshot import Snapshot
 
 USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output DIR] [--json] -- CMD ARGS…"
 WINDOW = "command"
 
 
-@dataclass(frozen=True)
 class MeasureRequest:
-    """One `greentune measure` invocation."""
+    """One `greentune measure` invocation (a plain class: a dataclass or NamedTuple would import modules the
+    command would wait for)."""
 
-    command: tuple[str, ...]
-    interval_ms: int = 100
-    scope: str = "machine"
-    output: Path | None = None
-    json_output: bool = False
+    __slots__ = ("command", "interval_ms", "json_output", "output", "scope")
+
+    def __init__(
+        self,
+        command: tuple[str, ...],
+        interval_ms: int = 100,
+        scope: str = "machine",
+        output: Path | None = None,
+        json_output: bool = False,
+    ) -> None:
+        """``command`` with its arguments; the options as `greentune measure --help` describes them."""
+        self.command = command
+        self.interval_ms = interval_ms
+        self.scope = scope
+        self.output = output
+        self.json_output = json_output
 
 
 def parse_fast(argv: list[str]) -> MeasureRequest | None:
@@ -89,19 +111,28 @@ def parse_fast(argv: list[str]) -> MeasureRequest | None:
     return MeasureRequest(command=tuple(command), **values)
 
 
-def fast_main(request: MeasureRequest) -> int:
-    """Run the request; a user error becomes one ``error:`` line and exit code 2."""
+def fast_main(request: MeasureRequest) -> NoReturn:
+    """Run the request and exit; a user error becomes one ``error:`` line and exit code 2.
+
+    The process ends with `os._exit` once stdout and stderr are flushed: the interpreter's teardown (freeing
+    every imported module, ≈ 30 ms on our 2-core machine) would only add to the time measure costs, and by
+    then the meter is stopped and every file it wrote is closed.
+    """
     try:
-        return measure_command(request)
+        exit_code = measure_command(request)
     except GreentuneError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        exit_code = 2
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe: nothing more can be said there
+            pass
+    os._exit(exit_code)
 
 
 def measure_command(request: MeasureRequest) -> int:
     """Run the command under the meter, write and print the measurement; returns the exit code to use."""
-    from greentune.meter import SCOPES, Meter, Scope
-
     if not request.command:
         raise GreentuneError(f"no command given; usage: {USAGE}")
     if request.scope not in SCOPES:
@@ -109,20 +140,18 @@ def measure_command(request: MeasureRequest) -> int:
     executable = _resolve(request.command[0])
     default_dir = DEFAULT_HOME / f"measure-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     output_dir = _prepare_output(request.output or default_dir)
-    meter = Meter(interval_ms=request.interval_ms, log_path=output_dir / "meter.jsonl", scope=Scope(request.scope))
     forwarder = _SignalForwarder()
-    forwarder.install()  # before meter.start(), so the meter's SIGTERM handler chains to ours
+    forwarder.install()  # before the meter starts, so the meter's SIGTERM handler chains to ours
     try:
-        meter.start()
-        meter.begin_window(WINDOW)
-        try:
-            child = subprocess.Popen(
-                list(request.command), executable=executable, stdout=sys.stderr if request.json_output else None
-            )
-        except OSError as error:
-            meter.stop()
-            raise GreentuneError(f"cannot run {request.command[0]}: {error.strerror}") from error
-        forwarder.attach(child)
+        snapshot = None if nvidia_present() else take_snapshot()
+        child = None if snapshot is None else _launch(request, executable, forwarder)
+        meter = _start_meter(request, output_dir / "meter.jsonl", snapshot, child)
+        if child is None:
+            try:
+                child = _launch(request, executable, forwarder)
+            except GreentuneError:
+                meter.stop()
+                raise
         returncode = child.wait()
         measurement = meter.end_window(WINDOW)
         meter.stop()
@@ -146,6 +175,8 @@ def measure_command(request: MeasureRequest) -> int:
             file=sys.stderr,
         )
     if request.json_output:
+        import json  # here: not needed before the command starts
+
         print(json.dumps(summary))
     else:
         _print_summary(summary)
@@ -224,6 +255,33 @@ def _controlling_terminal() -> int | None:
         return os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
     except OSError:
         return None
+
+
+def _launch(request: MeasureRequest, executable: str, forwarder: _SignalForwarder) -> subprocess.Popen[bytes]:
+    """Start the command, with signals forwarded to it from now on; one line when it cannot start."""
+    try:
+        child = subprocess.Popen(
+            list(request.command), executable=executable, stdout=sys.stderr if request.json_output else None
+        )
+    except OSError as error:
+        raise GreentuneError(f"cannot run {request.command[0]}: {error.strerror}") from error
+    forwarder.attach(child)
+    return child
+
+
+def _start_meter(
+    request: MeasureRequest, log_path: Path, snapshot: Snapshot | None, child: subprocess.Popen[bytes] | None
+) -> Meter:
+    """The started meter, its command window open from ``snapshot`` (or from now, without one)."""
+    from greentune.meter import Meter, Scope
+
+    try:
+        meter = Meter(interval_ms=request.interval_ms, log_path=log_path, scope=Scope(request.scope), since=snapshot)
+        return meter.start(window=WINDOW)
+    except BaseException:
+        if child is not None:
+            child.wait()  # never leave the command running on its own
+        raise
 
 
 def _resolve(program: str) -> str:

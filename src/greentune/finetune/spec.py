@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from greentune.errors import GreentuneError
-from greentune.meter.sensor import Scope
+from greentune.meter.scope import Scope
 
 BUILTIN_MODEL = "minilm-bert2bert"
 BUILTIN_DATASET = "aclsum"

@@ -37,16 +37,43 @@ seconds, energies joules, powers watts, memory bytes. Records by ``type``:
 
 After a crash, a window without a ``window`` record can be rebuilt from its
 ``window_begin`` counters and the last ``sample``.
+
+The names below are imported on first use (PEP 562), not with the package:
+`greentune measure` imports `greentune.meter.snapshot` and `greentune.meter.scope`
+before it starts the command, and the meter only once the command runs.
 """
 
-from greentune.meter.codecarbon_csv import CODECARBON_COLUMNS, write_codecarbon_csv
-from greentune.meter.detect import detect_sensors
-from greentune.meter.distributed import measures_node, sum_across_nodes
-from greentune.meter.log import read_log
-from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
-from greentune.meter.meter import Meter, Window
-from greentune.meter.sensor import SCOPES, Scope
+from __future__ import annotations
 
+import importlib
+
+TYPE_CHECKING = False  # typing is not imported before `greentune measure` starts its command
+if TYPE_CHECKING:
+    from typing import Any
+
+    from greentune.meter.codecarbon_csv import CODECARBON_COLUMNS, write_codecarbon_csv
+    from greentune.meter.detect import detect_sensors
+    from greentune.meter.distributed import measures_node, sum_across_nodes
+    from greentune.meter.log import read_log
+    from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
+    from greentune.meter.meter import Meter, Window
+    from greentune.meter.scope import SCOPES, Scope
+
+_HOME_MODULE = {
+    "CODECARBON_COLUMNS": "codecarbon_csv",
+    "SCOPES": "scope",
+    "ComponentEnergy": "measurement",
+    "Measurement": "measurement",
+    "Meter": "meter",
+    "Sample": "measurement",
+    "Scope": "scope",
+    "Window": "meter",
+    "detect_sensors": "detect",
+    "measures_node": "distributed",
+    "read_log": "log",
+    "sum_across_nodes": "distributed",
+    "write_codecarbon_csv": "codecarbon_csv",
+}
 __all__ = [
     "CODECARBON_COLUMNS",
     "SCOPES",
@@ -62,3 +89,11 @@ __all__ = [
     "sum_across_nodes",
     "write_codecarbon_csv",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME_MODULE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME_MODULE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -16,15 +16,23 @@ from pathlib import Path
 
 from greentune.meter import host, nvml, rapl
 from greentune.meter.distributed import local_rank, measures_node
-from greentune.meter.sensor import Detection, Scope, Sensor
+from greentune.meter.scope import Scope
+from greentune.meter.sensor import Detection, Sensor
+from greentune.meter.snapshot import Snapshot
 
 _warned_rapl_permission = False
 
 
 def detect_sensors(
-    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = Scope.MACHINE
+    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT,
+    pid: int | None = None,
+    scope: Scope = Scope.MACHINE,
+    since: Snapshot | None = None,
 ) -> list[Detection]:
     """NVML, RAPL and host detections, in that order; ``pid`` roots the process tree, ``scope`` says whose use counts.
+
+    With ``since`` (see `greentune.meter.snapshot`), RAPL and the host model count from that snapshot; NVML
+    cannot, so a caller passes one only where `snapshot.nvidia_present` is false.
 
     In a distributed job, ranks other than local rank 0 get no sensors (see
     `greentune.meter.distributed`), and the detections say so.
@@ -36,19 +44,22 @@ def detect_sensors(
     if scope == "process":
         cpu = Detection("rapl", None, "not used in process scope: RAPL measures whole packages and all DRAM")
     else:
-        cpu = rapl.detect(powercap_root)
+        cpu = rapl.detect(powercap_root, since)
     kinds = {component.kind for component in cpu.sensor.components} if cpu.sensor else set()
     if cpu.warn:
         _warn_rapl_permission(cpu)
     estimates = {"estimate_cpu": "cpu" not in kinds, "estimate_ram": "ram" not in kinds}
-    return [gpu, cpu, host.detect(**estimates, pid=pid, scope=scope)]
+    return [gpu, cpu, host.detect(**estimates, pid=pid, scope=scope, since=since)]
 
 
 def autodetect(
-    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT, pid: int | None = None, scope: Scope = Scope.MACHINE
+    powercap_root: Path = rapl.DEFAULT_POWERCAP_ROOT,
+    pid: int | None = None,
+    scope: Scope = Scope.MACHINE,
+    since: Snapshot | None = None,
 ) -> list[Sensor]:
     """The sensors found by `detect_sensors`."""
-    detections = detect_sensors(powercap_root, pid, scope)
+    detections = detect_sensors(powercap_root, pid, scope, since)
     return [detection.sensor for detection in detections if detection.sensor is not None]
 
 

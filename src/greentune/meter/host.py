@@ -24,9 +24,10 @@ Grealey & Inouye, Advanced Science 2021, doi:10.1002/advs.202100707):
 
 The *scope* says whose use is charged:
 
-- ``machine`` (default): machine-wide utilisation (``psutil.cpu_percent``)
-  and memory in use (total − available), as RAPL measures whole packages and
-  all DRAM. On a shared machine, other people's work is charged too.
+- ``machine`` (default): machine-wide utilisation (busy over total CPU time
+  between reads, from ``psutil.cpu_times`` counted as ``psutil.cpu_percent``
+  does) and memory in use (total − available), as RAPL measures whole
+  packages and all DRAM. On a shared machine, other people's work is charged too.
 - ``process``: the process tree rooted at ``pid`` alone — its CPU seconds
   (user + system, summed over the tree and the children it has reaped) per
   interval, divided by the logical CPUs, and its RSS. CPU time used before
@@ -55,7 +56,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from greentune.data import read_table
-from greentune.meter.sensor import SCOPES, Component, Detection, Reading, Scope
+from greentune.meter.scope import SCOPES, Scope
+from greentune.meter.sensor import Component, Detection, Reading
+from greentune.meter.snapshot import Snapshot, cpu_busy_total_s
 
 if TYPE_CHECKING:
     import psutil
@@ -231,6 +234,13 @@ def rss_bytes(processes: list[psutil.Process]) -> int:
     return total
 
 
+def machine_cpu_s() -> tuple[float, float]:
+    """Busy and total CPU seconds of the machine so far (psutil's cumulative CPU times)."""
+    import psutil
+
+    return cpu_busy_total_s(psutil.cpu_times()._asdict())
+
+
 def tree_cpu_s(processes: list[psutil.Process]) -> float:
     """CPU seconds (user + system) of ``processes`` and of the children each has reaped.
 
@@ -256,10 +266,19 @@ class HostSensor:
     name = "host"
 
     def __init__(
-        self, estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = Scope.MACHINE
+        self,
+        estimate_cpu: bool,
+        estimate_ram: bool,
+        pid: int | None = None,
+        scope: Scope = Scope.MACHINE,
+        since: Snapshot | None = None,
     ) -> None:
         """Estimate the components that nothing else measures; ``pid`` roots the process tree (default: this
-        process), whose RSS is always reported and whose use alone is charged in ``process`` scope."""
+        process), whose RSS is always reported and whose use alone is charged in ``process`` scope.
+
+        With ``since``, the first read covers the time from that snapshot: its energy, and the CPU time used
+        since (the process tree's only when it is this process's, which was the whole tree then).
+        """
         import psutil
 
         if scope not in SCOPES:
@@ -276,11 +295,13 @@ class HostSensor:
         if estimate_ram:
             self.components.append(Component("ram", "ram", "estimated"))
         self._energy_j = {component.name: 0.0 for component in self.components}
-        self._last_s: float | None = None
+        self._last_s: float | None = None if since is None else since.mono_s
         self._tree: list[psutil.Process] = []
         self._tree_listed_s = float("-inf")
         self._tree_cpu_s: float | None = None
-        psutil.cpu_percent(interval=None)  # starts psutil's utilisation interval
+        if since is not None and self.pid == os.getpid():
+            self._tree_cpu_s = since.own_cpu_s
+        self._machine_cpu_s = machine_cpu_s() if since is None or since.machine_cpu_s is None else since.machine_cpu_s
 
     @property
     def notes(self) -> list[str]:
@@ -309,7 +330,7 @@ class HostSensor:
             util_pct = self._tree_util_pct(interval_s)
             used_bytes = tree_rss_bytes
         else:
-            util_pct = psutil.cpu_percent(interval=None)
+            util_pct = self._machine_util_pct()
             memory = psutil.virtual_memory()
             used_bytes = memory.total - memory.available
         power_w: dict[str, float] = {}
@@ -330,6 +351,14 @@ class HostSensor:
             util_pct={"cpu": util_pct},
             memory_bytes={"ram": tree_rss_bytes},
         )
+
+    def _machine_util_pct(self) -> float:
+        """The machine's busy share of CPU time since the previous read, percent (0 when no time passed)."""
+        (previous_busy_s, previous_total_s), self._machine_cpu_s = self._machine_cpu_s, machine_cpu_s()
+        busy_s, total_s = self._machine_cpu_s
+        if total_s <= previous_total_s:
+            return 0.0
+        return min(max(100.0 * (busy_s - previous_busy_s) / (total_s - previous_total_s), 0.0), 100.0)
 
     def _tree_util_pct(self, interval_s: float | None) -> float:
         """The process tree's CPU seconds since the previous read, as a percentage of all logical CPUs.
@@ -361,10 +390,16 @@ class HostSensor:
         """Nothing to release."""
 
 
-def detect(estimate_cpu: bool, estimate_ram: bool, pid: int | None = None, scope: Scope = Scope.MACHINE) -> Detection:
-    """The host sensor (available wherever psutil is installed)."""
+def detect(
+    estimate_cpu: bool,
+    estimate_ram: bool,
+    pid: int | None = None,
+    scope: Scope = Scope.MACHINE,
+    since: Snapshot | None = None,
+) -> Detection:
+    """The host sensor (available wherever psutil is installed), counting from ``since`` when given."""
     try:
-        sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope)
+        sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope, since)
     except ImportError:
         return Detection("host", None, "psutil is not installed: no CPU/RAM figures", "pip install psutil")
     cpu = sensor.cpu

@@ -8,6 +8,12 @@ boundaries the sampler (every ``interval_ms``) keeps RAPL wrap-arounds and
 power integration exact and feeds each open window's utilisation averages
 and peaks, and a bounded in-memory timeline.
 
+Starting from a snapshot (``Meter(since=snapshot)``, see
+`greentune.meter.snapshot`): the first sample is the snapshot's instant with
+every counter at zero, the sensors found are seeded with it, and a window
+opened by ``start(window=...)`` begins there — so a command started between
+the snapshot and the meter is measured from its start.
+
 Crash safety: the JSONL log gets a ``sample`` record at least every
 ``log_sample_interval_s`` and is written and fsynced every
 ``flush_interval_s`` (≤ 10 s), at every window boundary, at `stop`, at
@@ -30,8 +36,10 @@ from typing import Any
 from greentune.meter.host import HostSensor, cpu_model_name
 from greentune.meter.log import JsonlLog
 from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
-from greentune.meter.sensor import Component, Scope, Sensor
+from greentune.meter.scope import Scope
+from greentune.meter.sensor import Component, Sensor
 from greentune.meter.shutdown import ShutdownHooks
+from greentune.meter.snapshot import Snapshot
 
 LOG_SCHEMA_VERSION = 1
 
@@ -97,6 +105,7 @@ class Meter:
         flush_interval_s: float = 10.0,
         log_sample_interval_s: float = 1.0,
         keep_measurements: int | None = None,
+        since: Snapshot | None = None,
     ) -> None:
         """Prepare a meter; ``sensors=None`` finds this machine's (NVML, RAPL, host model).
 
@@ -105,7 +114,8 @@ class Meter:
         (``machine`` or ``process``: this process and its children, see
         `greentune.meter.host`); the timeline keeps the last ``timeline_max_samples`` samples;
         ``measurements`` keeps the last ``keep_measurements`` closed windows (None: all; a
-        long-lived server opening a window per batch keeps a bounded number).
+        long-lived server opening a window per batch keeps a bounded number); ``since``: a snapshot
+        the meter starts from (the sensors' counters must count from it, as the found ones then do).
         """
         if interval_ms <= 0:
             raise ValueError(f"interval_ms must be positive, got {interval_ms}")
@@ -114,7 +124,7 @@ class Meter:
         if sensors is None:
             from greentune.meter.detect import autodetect
 
-            sensors = autodetect(scope=scope)
+            sensors = autodetect(scope=scope, since=since)
         self.interval_ms = interval_ms
         self.log_path = None if log_path is None else Path(log_path)
         self.sensors = list(sensors)
@@ -141,11 +151,15 @@ class Meter:
         self._last_logged_mono_s = float("-inf")
         self._last_flush_mono_s = 0.0
         self._failed_sensors: set[str] = set()
+        self._since = since
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> Meter:
-        """Take the first sample, open the log, start the sampler thread."""
+    def start(self, window: str | None = None) -> Meter:
+        """Take the first sample (the snapshot's, with ``since``), open the log, start the sampler thread.
+
+        ``window``: a window to open at that first sample, e.g. one that covers a command started since.
+        """
         if self._state != "new":
             raise RuntimeError("a Meter starts once; create a new Meter to measure again")
         if self.log_path is not None:
@@ -156,14 +170,18 @@ class Meter:
                 {
                     "type": "meter_start",
                     "schema": LOG_SCHEMA_VERSION,
-                    "t_unix_s": time.time(),
+                    "t_unix_s": time.time() if self._since is None else self._since.unix_s,
                     "pid": os.getpid(),
                     "interval_ms": self.interval_ms,
                     "components": [asdict(component) for component in self.components],
                     "hardware": self.hardware,
                 }
             )
-            self._sample(log=True)
+            first, first_mono_s = self._sample(log=True) if self._since is None else self._origin(self._since)
+            if window is not None:
+                self._open_window(window, first, first_mono_s)
+            if self._since is not None:
+                self._sample(log=True)
             self._last_flush_mono_s = self._last_mono_s
         self._flush(sync=True)
         self._hooks.install()
@@ -191,13 +209,7 @@ class Meter:
             self._require_running()
             if name in self._windows:
                 raise ValueError(f"window '{name}' is already open")
-            sample, now_s = self._sample()
-            window = _OpenWindow(name, now_s, sample.t_unix_s, dict(sample.energy_j), now_s)
-            window.add(sample, now_s)
-            self._windows[name] = window
-            self._log_record(
-                {"type": "window_begin", "name": name, "t_unix_s": sample.t_unix_s, "energy_j": sample.energy_j}
-            )
+            self._open_window(name, *self._sample())
         self._flush()
 
     def end_window(self, name: str) -> Measurement:
@@ -243,6 +255,25 @@ class Meter:
     def _require_running(self) -> None:
         if self._state != "running":
             raise RuntimeError(f"the meter is {self._state}; call start() first (or use `with Meter() as meter:`)")
+
+    def _open_window(self, name: str, sample: Sample, now_s: float) -> None:
+        """Open window ``name`` at ``sample``, taken at monotonic ``now_s`` (caller holds the lock)."""
+        window = _OpenWindow(name, now_s, sample.t_unix_s, dict(sample.energy_j), now_s)
+        window.add(sample, now_s)
+        self._windows[name] = window
+        self._log_record(
+            {"type": "window_begin", "name": name, "t_unix_s": sample.t_unix_s, "energy_j": sample.energy_j}
+        )
+
+    def _origin(self, since: Snapshot) -> tuple[Sample, float]:
+        """The first sample at the snapshot's instant: every counter at zero, nothing else known yet."""
+        self._baseline_j = {component.name: 0.0 for component in self.components}  # the sensors count from it
+        zeros = {component.name: 0.0 for component in self.components}
+        sample = Sample(since.unix_s, zeros, dict(zeros), None, {}, None, {})
+        self._last_mono_s = since.mono_s
+        self._timeline.append(sample)
+        self._log_record({"type": "sample", **sample.to_dict()})
+        return sample, since.mono_s
 
     def _run_sampler(self) -> None:
         """Sampler thread: a sample every interval, the log flushed every flush interval."""

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from greentune.meter.sensor import Component, Detection, Reading
+from greentune.meter.snapshot import Snapshot
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 _ZONE_DIR = re.compile(r"^(intel-rapl|amd-rapl):(\d+)(?::(\d+))?$")
@@ -58,31 +59,41 @@ class RaplSensor:
 
     name = "rapl"
 
-    def __init__(self, zones: list[RaplZone]) -> None:
-        """Meter ``zones``; reads each once now so a permission problem shows at once."""
+    def __init__(self, zones: list[RaplZone], since: Snapshot | None = None) -> None:
+        """Meter ``zones``; reads each once now so a permission problem shows at once.
+
+        With ``since``, each zone counts from its counter in that snapshot (where it has one), not from now.
+        """
         self.zones = zones
         self.components = [zone.component for zone in zones]
         self._first_uj: dict[str, int] = {}
         self._last_uj: dict[str, int] = {}
         self._wrap_offset_uj: dict[str, int] = {}
         for zone in zones:
+            name = zone.component.name
             raw_uj = _read_energy_uj(zone.path)
-            self._first_uj[zone.component.name] = raw_uj
-            self._last_uj[zone.component.name] = raw_uj
-            self._wrap_offset_uj[zone.component.name] = 0
+            first_uj = raw_uj if since is None else since.rapl_uj.get(str(zone.path), raw_uj)
+            self._first_uj[name] = first_uj
+            self._last_uj[name] = first_uj
+            self._wrap_offset_uj[name] = 0
+            self._fold_in(zone, raw_uj)
 
     def read(self, now_s: float) -> Reading:
         """Cumulative joules per zone since creation, wrap-arounds included."""
         energy_j: dict[str, float] = {}
         for zone in self.zones:
             name = zone.component.name
-            raw_uj = _read_energy_uj(zone.path)
-            if raw_uj < self._last_uj[name]:
-                self._wrap_offset_uj[name] += zone.max_energy_range_uj
-            self._last_uj[name] = raw_uj
-            total_uj = raw_uj + self._wrap_offset_uj[name] - self._first_uj[name]
+            self._fold_in(zone, _read_energy_uj(zone.path))
+            total_uj = self._last_uj[name] + self._wrap_offset_uj[name] - self._first_uj[name]
             energy_j[name] = total_uj / 1e6
         return Reading(energy_j=energy_j)
+
+    def _fold_in(self, zone: RaplZone, raw_uj: int) -> None:
+        """Take a new raw counter value; a smaller one than the last means the counter wrapped."""
+        name = zone.component.name
+        if raw_uj < self._last_uj[name]:
+            self._wrap_offset_uj[name] += zone.max_energy_range_uj
+        self._last_uj[name] = raw_uj
 
     def describe(self) -> dict[str, Any]:
         """The zones and their sysfs paths."""
@@ -122,8 +133,9 @@ def find_zones(root: Path = DEFAULT_POWERCAP_ROOT) -> list[RaplZone]:
     return zones
 
 
-def detect(root: Path = DEFAULT_POWERCAP_ROOT) -> Detection:
-    """A RAPL sensor for ``root``, or why there is none (absent, no zones, permission denied)."""
+def detect(root: Path = DEFAULT_POWERCAP_ROOT, since: Snapshot | None = None) -> Detection:
+    """A RAPL sensor for ``root`` (counting from ``since`` when given), or why there is none (absent, no zones,
+    permission denied)."""
     if not root.is_dir():
         return Detection(
             "rapl",
@@ -135,7 +147,7 @@ def detect(root: Path = DEFAULT_POWERCAP_ROOT) -> Detection:
         zones = find_zones(root)
         if not zones:
             return Detection("rapl", None, f"{root} has no RAPL package zones", "CPU/RAM energy is estimated")
-        sensor = RaplSensor(zones)
+        sensor = RaplSensor(zones, since)
     except RaplPermissionError as error:
         return Detection("rapl", None, f"RAPL permission denied: {error}", PERMISSION_ADVICE, warn=True)
     names = ", ".join(component.name for component in sensor.components)

@@ -12,21 +12,10 @@ same interface.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 Kind = Literal["gpu", "cpu", "ram"]
 Source = Literal["measured", "estimated"]
-
-
-class Scope(StrEnum):
-    """Whose CPU and RAM use a meter charges: the whole machine, or only the metered process tree."""
-
-    MACHINE = "machine"
-    PROCESS = "process"
-
-
-SCOPES: tuple[Scope, ...] = tuple(Scope)
 
 
 @dataclass(frozen=True)
