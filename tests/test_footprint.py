@@ -7,33 +7,12 @@ import pytest
 from typer.testing import CliRunner
 
 from greentune.cli.app import app
-from greentune.ledger import PhaseFootprint, RunKind, RunRecord, read_runs, write_run
+from greentune.ledger import PhaseFootprint, RunKind, read_runs, write_run
 from greentune.report.footprint import Footprint, parse_since, project_footprint
 from greentune.report.footprint_page import render_html, summary_lines
+from hand_records import hand_record
 
 runner = CliRunner()
-
-
-def _record(name: str, kind: RunKind, status: str, start: str, energy_kwh: float, grams: float, **extra) -> RunRecord:
-    fields = {
-        "run_id": "",
-        "run_name": name,
-        "kind": kind,
-        "experiment": "proj",
-        "status": status,
-        "start_time": start,
-        "model_name": "minilm-bert2bert",
-        "dataset_name": "aclsum",
-        "hardware": "cpu: test x1",
-        "duration_s": 60.0,
-        "energy_kwh": energy_kwh,
-        "location": "DE",
-        "intensity_gco2eq_per_kwh": 400.0,
-        "pue": 1.0,
-        "emissions_gco2eq": grams,
-        **extra,
-    }
-    return RunRecord(**fields)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +20,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'mlflow.db'}"
     load = [PhaseFootprint(name="load", duration_s=5.0, energy_kwh=0.001)]
     write_run(
-        _record(
+        hand_record(
             "baseline",
             RunKind.TRAIN,
             "FINISHED",
@@ -55,10 +34,10 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
         ),
         tracking_uri=uri,
     )
-    write_run(_record("killed", RunKind.TRAIN, "KILLED", "2026-11-02T10:00:00+00:00", 0.004, 1.5), tracking_uri=uri)
-    write_run(_record("failed", RunKind.TRAIN, "FAILED", "2026-11-03T10:00:00+00:00", 0.002, 0.5), tracking_uri=uri)
+    write_run(hand_record("killed", RunKind.TRAIN, "KILLED", "2026-11-02T10:00:00+00:00", 0.004, 1.5), tracking_uri=uri)
+    write_run(hand_record("failed", RunKind.TRAIN, "FAILED", "2026-11-03T10:00:00+00:00", 0.002, 0.5), tracking_uri=uri)
     sweep = write_run(
-        _record(
+        hand_record(
             "sweep",
             RunKind.SWEEP,
             "FINISHED",
@@ -72,17 +51,19 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
         tracking_uri=uri,
     )
     for index, grams in enumerate((5.0, 6.0)):  # the parent's 12 g already hold these trials
-        trial = _record(
+        trial = hand_record(
             f"trial-{index}", RunKind.TRAIN, "FINISHED", f"2026-11-04T1{index + 1}:00:00+00:00", 0.012, grams,
             parent_run_id=sweep.run_id, storage_bytes=2000,
         )  # fmt: skip
         write_run(trial, tracking_uri=uri)
-    serve = _record(
+    serve = hand_record(
         "serve", RunKind.SERVE, "FINISHED", "2026-11-10T10:00:00+00:00", 0.005, 1.5,
         embodied_gco2eq=0.5, requests=1000,
     )  # fmt: skip
     write_run(serve.model_copy(update={"experiment": "serving"}), tracking_uri=uri)
-    write_run(_record("bench", RunKind.INFER, "FINISHED", "2026-11-11T10:00:00+00:00", 0.001, 0.25), tracking_uri=uri)
+    write_run(
+        hand_record("bench", RunKind.INFER, "FINISHED", "2026-11-11T10:00:00+00:00", 0.001, 0.25), tracking_uri=uri
+    )
     return uri
 
 

@@ -11,25 +11,12 @@ from pathlib import Path
 import pytest
 
 from greentune.ledger import RunKind, read_runs
-from tiny_models import TINY_BART
+from tiny_models import save_tiny_bart
 
 
 @pytest.fixture(scope="module")
 def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import torch
-
-    from greentune.finetune.models import load_model
-    from greentune.finetune.spec import ModelConfig
-
-    torch.manual_seed(0)
-    overrides = {**TINY_BART, "init_std": 1.0}
-    loaded = load_model(
-        ModelConfig(name="bart", random_init=True, tokenizer="minilm-bert2bert", config_overrides=overrides)
-    )
-    folder = tmp_path_factory.mktemp("tiny-bart")
-    loaded.model.save_pretrained(folder)
-    loaded.tokenizer.save_pretrained(folder)
-    return str(folder)
+    return save_tiny_bart(tmp_path_factory.mktemp("tiny-bart"))
 
 
 def greentune(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ must end at the total, in Markdown, JSON and the HTML page's plotly figure.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -17,53 +18,39 @@ from typer.testing import CliRunner
 
 from browser import chromium_available, open_page
 from greentune.cli.app import app
-from greentune.ledger import RunKind, RunRecord, write_run
+from greentune.ledger import RunKind, write_run
+from hand_records import hand_record
 
 runner = CliRunner()
 STORAGE_BYTES = 412_000_000  # 412e6 / 2**20 = 392.9 MiB
 
 
-def _record(name: str, kind: RunKind, status: str, start: str, energy_kwh: float, grams: float, **extra) -> RunRecord:
-    fields = {
-        "run_id": "",
-        "run_name": name,
-        "kind": kind,
-        "experiment": "proj",
-        "status": status,
-        "start_time": start,
-        "model_name": "minilm-bert2bert",
-        "dataset_name": "aclsum",
-        "hardware": "cpu: test x1",
-        "duration_s": 600.0,
-        "energy_kwh": energy_kwh,
-        "location": "DE",
-        "intensity_gco2eq_per_kwh": 400.0,
-        "pue": 1.0,
-        "emissions_gco2eq": grams,
-        **extra,
-    }
-    return RunRecord(**fields)
+ten_minute_record = functools.partial(hand_record, duration_s=600.0)
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'mlflow.db'}"
-    baseline = _record(
+    baseline = ten_minute_record(
         "baseline", RunKind.TRAIN, "FINISHED", "2026-11-01T10:00:00+00:00", 0.010, 4.0,
         embodied_gco2eq=1.0, storage_bytes=STORAGE_BYTES,
     )  # fmt: skip
     write_run(baseline, tracking_uri=uri)
-    killed = _record("killed", RunKind.TRAIN, "KILLED", "2026-11-02T10:00:00+00:00", 0.004, 1.5, embodied_gco2eq=0.25)
+    killed = ten_minute_record(
+        "killed", RunKind.TRAIN, "KILLED", "2026-11-02T10:00:00+00:00", 0.004, 1.5, embodied_gco2eq=0.25
+    )
     write_run(killed, tracking_uri=uri)
     sweep = write_run(
-        _record("sweep", RunKind.SWEEP, "FINISHED", "2026-11-03T10:00:00+00:00", 0.030, 12.0, embodied_gco2eq=3.0),
+        ten_minute_record(
+            "sweep", RunKind.SWEEP, "FINISHED", "2026-11-03T10:00:00+00:00", 0.030, 12.0, embodied_gco2eq=3.0
+        ),
         tracking_uri=uri,
     )
-    trial = _record(  # inside the sweep's 12 g already
+    trial = ten_minute_record(  # inside the sweep's 12 g already
         "trial-0", RunKind.TRAIN, "FINISHED", "2026-11-03T11:00:00+00:00", 0.012, 5.0, parent_run_id=sweep.run_id
     )
     write_run(trial, tracking_uri=uri)
-    serve = _record(
+    serve = ten_minute_record(
         "serve", RunKind.SERVE, "FINISHED", "2026-11-05T10:00:00+00:00", 0.005, 1.5, embodied_gco2eq=0.5, requests=1000
     )
     write_run(serve, tracking_uri=uri)

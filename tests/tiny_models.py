@@ -27,6 +27,24 @@ TINY_BART = {
 }
 
 
+def save_tiny_bart(folder: Path) -> str:
+    """Save a random tiny BART (seed 0; init_std 1.0, so that greedy summaries differ between inputs) with the
+    MiniLM tokenizer into ``folder``; returns the folder, as a model name the infer backends load."""
+    import torch
+
+    from greentune.finetune.models import load_model
+    from greentune.finetune.spec import ModelConfig
+
+    torch.manual_seed(0)
+    overrides = {**TINY_BART, "init_std": 1.0}
+    loaded = load_model(
+        ModelConfig(name="bart", random_init=True, tokenizer="minilm-bert2bert", config_overrides=overrides)
+    )
+    loaded.model.save_pretrained(folder)
+    loaded.tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
 def tiny_spec_dict(root: Path, experiment: str = "tiny") -> dict[str, Any]:
     """A spec that trains 2 steps and evaluates once on 8 ACLSum validation pairs; ledger under `root`."""
     return {
