@@ -25,7 +25,10 @@ as possible: after a standard-library snapshot of the counters
 those imports run while the command does and the meter, seeded with the
 snapshot, still measures it from its start. On a machine with an NVIDIA
 driver the meter starts first (NVML's counter cannot be snapshotted without
-NVML). benchmarks/measure_startup.py measures what is left.
+NVML). The price: the meter's own start-up (its imports, about 0.1 CPU-second
+on our machine) now falls inside the command's window and is charged with it,
+in either scope — noise for a command of minutes, a visible share for one of
+milliseconds. benchmarks/measure_startup.py measures what is left.
 """
 
 from __future__ import annotations
