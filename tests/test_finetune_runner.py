@@ -10,7 +10,7 @@ import pytest
 from greentune.errors import GreentuneError
 from greentune.ledger import read_runs
 from greentune.meter import read_log
-from tiny_models import run_tiny, tiny_tracking_uri
+from tiny_models import TINY_SEQ2SEQ, run_tiny, tiny_tracking_uri
 
 
 @pytest.fixture(scope="module")
@@ -201,18 +201,7 @@ def test_the_gpu_shaped_example_runs_shrunk_on_cpu(tmp_path: Path) -> None:
     from greentune.finetune import load_spec, run
 
     example = Path(__file__).resolve().parents[1] / "examples" / "gpu-bart-large-shaped.yaml"
-    shrink = [
-        f"model.config_overrides.{key}={value}"
-        for key, value in {
-            "d_model": 32,
-            "encoder_layers": 1,
-            "decoder_layers": 1,
-            "encoder_attention_heads": 2,
-            "decoder_attention_heads": 2,
-            "encoder_ffn_dim": 64,
-            "decoder_ffn_dim": 64,
-        }.items()
-    ]
+    shrink = [f"model.config_overrides.{key}={value}" for key, value in TINY_SEQ2SEQ.items()]
     spec = load_spec(
         example,
         [

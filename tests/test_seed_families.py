@@ -24,19 +24,10 @@ from greentune.cli.app import app
 from greentune.finetune.families import GlobalFirstToken, family_notes
 from greentune.finetune.rouge import ROUGE_KEYS, compute_rouge
 from greentune.ledger import RunRecord, read_runs
-from tiny_models import TINY_BART, tiny_tracking_uri
+from tiny_models import TINY_BART, TINY_SEQ2SEQ, tiny_tracking_uri
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXPERIMENT = "seed-families"
-SMALL_SEQ2SEQ = {
-    "d_model": 32,
-    "encoder_layers": 1,
-    "decoder_layers": 1,
-    "encoder_attention_heads": 2,
-    "decoder_attention_heads": 2,
-    "encoder_ffn_dim": 64,
-    "decoder_ffn_dim": 64,
-}
 
 
 @dataclass(frozen=True)
@@ -55,7 +46,7 @@ FAMILIES = [
         "t5",
         {"d_model": 32, "d_ff": 64, "d_kv": 16, "num_layers": 1, "num_decoder_layers": 1, "num_heads": 2},
     ),
-    Family("pegasus-xsum", "pegasus", {**SMALL_SEQ2SEQ, "max_position_embeddings": 64}),
+    Family("pegasus-xsum", "pegasus", {**TINY_SEQ2SEQ, "max_position_embeddings": 64}),
     Family(
         "prophetnet-cnn-dailymail",
         "prophetnet",
@@ -75,7 +66,7 @@ FAMILIES = [
         "led-arxiv",
         "led",
         {
-            **SMALL_SEQ2SEQ,
+            **TINY_SEQ2SEQ,
             "max_encoder_position_embeddings": 64,
             "max_decoder_position_embeddings": 64,
             "attention_window": 8,
@@ -86,7 +77,7 @@ FAMILIES = [
         "bigbird_pegasus",
         # block-sparse needs more than (5 + 2 × 1) × 4 = 28 tokens: the 48-token sources have them
         {
-            **SMALL_SEQ2SEQ,
+            **TINY_SEQ2SEQ,
             "max_position_embeddings": 64,
             "attention_type": "block_sparse",
             "block_size": 4,

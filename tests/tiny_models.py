@@ -15,7 +15,7 @@ from typing import Any
 from greentune.finetune.spec import ExperimentSpec, apply_override, validate_spec
 from greentune.ledger import RunRecord
 
-TINY_BART = {
+TINY_SEQ2SEQ = {  # the config keys BART, PEGASUS, LED and ProphetNet-style configs share
     "d_model": 32,
     "encoder_layers": 1,
     "decoder_layers": 1,
@@ -23,8 +23,8 @@ TINY_BART = {
     "decoder_attention_heads": 2,
     "encoder_ffn_dim": 64,
     "decoder_ffn_dim": 64,
-    "max_position_embeddings": 64,
 }
+TINY_BART = {**TINY_SEQ2SEQ, "max_position_embeddings": 64}
 
 
 def save_tiny_bart(folder: Path) -> str:
