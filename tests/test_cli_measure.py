@@ -196,3 +196,25 @@ def test_with_an_nvidia_driver_the_meter_starts_before_the_command(
     window = next(record for record in records if record["type"] == "window")
     assert first_sample["cpu_util_pct"] is not None  # a real reading, not a snapshot's zero sample
     assert window["start_unix_s"] == first_sample["t_unix_s"] < float(stamp.read_text())
+
+
+@pytest.mark.parametrize("json_flag", [["--json"], []])
+def test_a_reader_that_went_away_loses_the_summary_not_the_exit_code(tmp_path: Path, json_flag: list[str]) -> None:
+    # `greentune measure … | head -c 0`: stdout is a pipe nobody reads any more; every write to it fails (EPIPE)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [GREENTUNE, "measure", *json_flag, "--output", str(tmp_path / "out"), "--", "sh", "-c", "exit 3"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+    assert [r["type"] for r in read_log(tmp_path / "out" / "meter.jsonl")][-1] == "meter_stop"  # the files are kept
+    assert (tmp_path / "out" / "emissions.csv").is_file()

@@ -180,10 +180,20 @@ def measure_command(request: MeasureRequest) -> int:
     if request.json_output:
         import json  # here: not needed before the command starts
 
-        print(json.dumps(summary))
+        _print_out(json.dumps(summary))
     else:
-        _print_summary(summary)
+        _print_out(_summary_text(summary))
     return exit_code
+
+
+def _print_out(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) loses the text, not the exit code or the files."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # so that the interpreter's last flush fails no more
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _write_csv(path: Path, measurement: Any, hardware: dict[str, Any]) -> tuple[Path | None, list[str]]:
@@ -309,7 +319,7 @@ def _prepare_output(output_dir: Path) -> Path:
     return output_dir
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _summary_text(summary: dict[str, Any]) -> str:
     """Duration, energy by component with its source, average and peak power, and the files written (plain text)."""
     lines = [
         f"{' '.join(summary['command'])} exited {summary['exit_code']} · "
@@ -338,4 +348,4 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if number == 0:
             lines.append("  ".join("-" * width for width in widths))
     lines.append(f"log: {summary['log_path'] or 'not written'}  csv: {summary['csv_path'] or 'not written'}")
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)
