@@ -8,14 +8,23 @@ shares are hand-computed on six sources.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from greentune.finetune.eval_generation import (
+    GenerationPlan,
+    Shard,
     eval_batching_report,
+    generate_shard,
     generation_batches,
+    merge_shards,
+    shard_batches,
     source_padding_share,
 )
 from greentune.ledger.record import KvCache
@@ -109,3 +118,108 @@ def test_only_models_with_a_static_cache_get_one() -> None:
     bert2bert = EncoderDecoderModel(config)  # the built-in model's class
     assert supports_static_cache(bart) is True
     assert supports_static_cache(bert2bert) is False
+
+
+# --- a multi-process job: each process generates its share of the batches ------------------------------------
+
+
+def test_each_process_takes_every_nth_batch_and_padding_evens_the_calls_out() -> None:
+    batches = [[0, 1], [2, 3], [4]]
+    assert shard_batches(batches, Shard(0, 2)) == [([0, 1], True), ([4], True)]
+    assert shard_batches(batches, Shard(1, 2)) == [([2, 3], True)]
+    # ZeRO-3 or FSDP: every process calls generate twice; the repeat's summaries are dropped
+    assert shard_batches(batches, Shard(1, 2), equal_calls=True) == [([2, 3], True), ([0, 1], False)]
+    assert shard_batches(batches, Shard(3, 4)) == []
+    assert shard_batches(batches, Shard(3, 4), equal_calls=True) == [([0, 1], False)]
+    assert shard_batches(batches, Shard()) == [([0, 1], True), ([2, 3], True), ([4], True)]
+
+
+def test_the_pieces_merge_back_in_order_and_a_gap_is_an_error() -> None:
+    assert merge_shards(5, [{1: "b", 3: "d"}, {4: "e", 0: "a", 2: "c"}]) == ("a", "b", "c", "d", "e")
+    with pytest.raises(RuntimeError, match="cover 4 of 5"):
+        merge_shards(5, [{0: "a", 1: "b"}, {2: "c", 4: "e"}])
+
+
+def test_sharded_generation_gives_the_one_process_summaries_with_fewer_calls_each() -> None:
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    torch.manual_seed(0)
+    model = BartForConditionalGeneration(BartConfig(vocab_size=512, **{**TINY_BART, "init_std": 1.0}))
+    model.generation_config.min_new_tokens = model.generation_config.max_new_tokens = 8
+    calls: list[int] = []
+    generate = model.generate
+
+    def counted(**inputs):  # watched, not replaced: the real generate runs
+        calls.append(len(inputs["input_ids"]))
+        return generate(**inputs)
+
+    model.generate = counted
+    features = [
+        {"input_ids": [5 + (index * 37 + offset * 11) % 500 for offset in range(3 + index)]} for index in range(7)
+    ]
+
+    def collate(batch):
+        longest = max(len(feature["input_ids"]) for feature in batch)
+        ids = [feature["input_ids"] + [1] * (longest - len(feature["input_ids"])) for feature in batch]
+        mask = [[1] * len(feature["input_ids"]) + [0] * (longest - len(feature["input_ids"])) for feature in batch]
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
+
+    def decode(ids):
+        return [" ".join(str(token) for token in row) for row in ids.tolist()]
+
+    plan = GenerationPlan(batch_size=2, sort_by_length=True, static_cache=False)
+    whole, _ = generate_shard(model, features, collate, decode, plan)
+    assert len(calls) == 4 and len(set(whole.values())) == 7  # 7 sources in 4 batches; summaries differ
+    calls.clear()
+    pieces = [generate_shard(model, features, collate, decode, plan, Shard(index, 3))[0] for index in range(3)]
+    assert len(calls) == 4  # the three processes share the 4 batches: 2 + 1 + 1 calls
+    assert merge_shards(7, pieces) == merge_shards(7, [whole])
+    calls.clear()
+    padded = [generate_shard(model, features, collate, decode, plan, Shard(index, 3), True)[0] for index in range(3)]
+    assert len(calls) == 6  # each process calls twice; the repeats' summaries are dropped
+    assert merge_shards(7, padded) == merge_shards(7, [whole])
+
+
+GATHER_SCRIPT = """
+import json
+from greentune.finetune.eval_generation import Shard, merge_shards
+from greentune.finetune.eval_trainer import gather_pieces
+from accelerate import PartialState
+
+state = PartialState()
+shard = Shard(state.process_index, state.num_processes)
+piece = {index: f"summary {index}" for index in range(shard.index, 5, shard.count)}
+print(json.dumps(merge_shards(5, gather_pieces(piece, shard))))
+"""
+
+
+def test_two_processes_each_end_with_all_summaries() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, "-c", GATHER_SCRIPT],
+            env={
+                **os.environ,
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "WORLD_SIZE": "2",
+                "RANK": str(rank),
+                "LOCAL_RANK": str(rank),
+                "LOCAL_WORLD_SIZE": "2",
+                "OMP_NUM_THREADS": "1",
+                "ACCELERATE_USE_CPU": "true",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    expected = [f"summary {index}" for index in range(5)]
+    for process in ranks:
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, stderr
+        assert json.loads(stdout.strip().splitlines()[-1]) == expected

@@ -14,12 +14,18 @@ such models `_can_compile_fullgraph`; BART, T5 and PEGASUS do, BERT2BERT's
 `EncoderDecoderModel` does not) `generate` gets `cache_implementation="static"`,
 and on a GPU transformers then compiles the decoder step with torch.compile;
 elsewhere the default dynamic cache is used, and the result says which.
-Every process of a multi-GPU job generates the whole split.
+
+In a multi-process job each process generates its `Shard` of the batches
+(every n-th, so each gets long and short ones) and `merge_shards` puts the
+gathered pieces back in order: the pass costs one split's generation, not n.
+Where a forward needs every process (DeepSpeed ZeRO-3, FSDP: ``equal_calls``)
+a process short of batches repeats one and drops its summaries, so that all
+call `generate` equally often (transformers then syncs their steps).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +48,14 @@ class GeneratedTexts:
 
     texts: tuple[str, ...]
     cache: KvCache
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's share of a generation pass: batches ``index``, ``index + count``, … of ``count`` processes."""
+
+    index: int = 0
+    count: int = 1
 
 
 def generation_batches(source_tokens: Sequence[int], batch_size: int, sort_by_length: bool) -> list[list[int]]:
@@ -75,29 +89,53 @@ def supports_static_cache(model: Any) -> bool:
     return bool(getattr(model, "_can_compile_fullgraph", False)) and model._supports_default_dynamic_cache()
 
 
-def generate_texts(
+def shard_batches(
+    batches: Sequence[list[int]], shard: Shard, equal_calls: bool = False
+) -> list[tuple[list[int], bool]]:
+    """This process's batches, each with whether to keep its summaries; with ``equal_calls``, padded with repeats
+    of the first batch (summaries dropped) to as many calls as the process with most batches makes."""
+    mine = [(batch, True) for batch in batches[shard.index :: shard.count]]
+    if equal_calls and batches:
+        calls = -(-len(batches) // shard.count)
+        mine += [(batches[0], False)] * (calls - len(mine))
+    return mine
+
+
+def generate_shard(
     model: Any,
     features: Sequence[dict[str, Any]],
     collate: Callable[[list[dict[str, Any]]], Any],
     decode: Callable[[Any], list[str]],
     plan: GenerationPlan,
-) -> GeneratedTexts:
-    """Generate a summary for each of `features` (tokenized sources) as `plan` says; texts in the features' order.
+    shard: Shard = Shard(),
+    equal_calls: bool = False,
+) -> tuple[dict[int, str], KvCache]:
+    """Summaries of this process's share of `features` (tokenized sources) by feature index, and the KV cache used.
 
     `collate` pads a list of features into a batch of tensors on the model's device, `decode` turns
-    generated ids into texts.
+    generated ids into texts; ``equal_calls`` as `shard_batches` says.
     """
     import torch
 
     cache = KvCache.STATIC if plan.static_cache and supports_static_cache(model) else KvCache.DYNAMIC
     options = {"cache_implementation": "static"} if cache is KvCache.STATIC else {}
-    lengths = [len(feature["input_ids"]) for feature in features]
-    texts: list[str] = [""] * len(features)
+    batches = generation_batches(
+        [len(feature["input_ids"]) for feature in features], plan.batch_size, plan.sort_by_length
+    )
+    texts: dict[int, str] = {}
     model.eval()
-    for batch in generation_batches(lengths, plan.batch_size, plan.sort_by_length):
+    for batch, keep in shard_batches(batches, shard, equal_calls):
         inputs = collate([dict(features[index]) for index in batch])
         with torch.no_grad():
             generated = model.generate(**inputs, **options)
-        for index, text in zip(batch, decode(generated), strict=True):
-            texts[index] = text
-    return GeneratedTexts(tuple(texts), cache)
+        if keep:
+            texts.update(zip(batch, decode(generated), strict=True))
+    return texts, cache
+
+
+def merge_shards(count: int, pieces: Sequence[Mapping[int, str]]) -> tuple[str, ...]:
+    """The summaries of ``count`` features in their order, from the pieces every process generated."""
+    merged = {index: text for piece in pieces for index, text in piece.items()}
+    if sorted(merged) != list(range(count)):
+        raise RuntimeError(f"generation shards cover {len(merged)} of {count} sources")
+    return tuple(merged[index] for index in range(count))

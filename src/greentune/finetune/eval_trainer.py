@@ -20,7 +20,7 @@ from typing import Any
 
 from transformers import Seq2SeqTrainer
 
-from greentune.finetune.eval_generation import GeneratedTexts, GenerationPlan, generate_texts
+from greentune.finetune.eval_generation import GeneratedTexts, GenerationPlan, Shard, generate_shard, merge_shards
 from greentune.finetune.rouge import compute_rouge
 from greentune.ledger.record import KvCache
 
@@ -50,6 +50,15 @@ def decode_summaries(tokenizer: Any, token_ids: Any) -> list[str]:
     ids = np.asarray(token_ids.cpu() if hasattr(token_ids, "cpu") else token_ids)
     ids = np.where(ids < 0, tokenizer.pad_token_id, ids)
     return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def gather_pieces(piece: dict[int, str], shard: Shard) -> list[dict[int, str]]:
+    """Every process's piece of a sharded generation pass, on every process (torch.distributed via accelerate)."""
+    if shard.count == 1:
+        return [piece]
+    from accelerate.utils import gather_object
+
+    return list(gather_object([piece]))
 
 
 class EvalTrainer(Seq2SeqTrainer):
@@ -125,13 +134,25 @@ class EvalTrainer(Seq2SeqTrainer):
         return scored
 
     def summarize(self, dataset: Any) -> GeneratedTexts:
-        """Summaries of a tokenized data set (its labels unused), in its order, as the generation plan says."""
+        """Summaries of a tokenized data set (its labels unused), in its order, as the generation plan says.
+
+        In a multi-process job each process generates its share and every process gets all summaries.
+        """
+        from transformers.distributed.fsdp import is_fsdp_managed_module
+        from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
         columns = self._remove_unused_columns(dataset, description="Generation")  # what the model's forward takes
         features = [{key: value for key, value in row.items() if key != "labels"} for row in columns]
-        return generate_texts(
-            self.model,
+        model = self.model
+        assert model is not None, "EvalTrainer generates with the model the Trainer was given"
+        shard = Shard(self.accelerator.process_index, self.accelerator.num_processes)
+        texts, cache = generate_shard(
+            model,
             features,
             collate=lambda batch: self._prepare_inputs(self.data_collator(batch)),
             decode=lambda ids: decode_summaries(self.processing_class, ids),
             plan=self.generation,
+            shard=shard,
+            equal_calls=is_deepspeed_zero3_enabled() or is_fsdp_managed_module(model),
         )
+        return GeneratedTexts(merge_shards(len(features), gather_pieces(texts, shard)), cache)
