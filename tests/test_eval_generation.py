@@ -8,10 +8,6 @@ shares are hand-computed on six sources.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +24,7 @@ from greentune.finetune.eval_generation import (
     source_padding_share,
 )
 from greentune.ledger.record import KvCache
+from ranks import run_ranks
 from tiny_models import TINY_BART, run_tiny
 
 LENGTHS = [10, 40, 12, 38, 11, 39]  # sources of alternating length, as a shuffled split has them
@@ -195,31 +192,5 @@ print(json.dumps(merge_shards(5, gather_pieces(piece, shard))))
 
 
 def test_two_processes_each_end_with_all_summaries() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ranks = [
-        subprocess.Popen(
-            [sys.executable, "-c", GATHER_SCRIPT],
-            env={
-                **os.environ,
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": str(port),
-                "WORLD_SIZE": "2",
-                "RANK": str(rank),
-                "LOCAL_RANK": str(rank),
-                "LOCAL_WORLD_SIZE": "2",
-                "OMP_NUM_THREADS": "1",
-                "ACCELERATE_USE_CPU": "true",
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in range(2)
-    ]
     expected = [f"summary {index}" for index in range(5)]
-    for process in ranks:
-        stdout, stderr = process.communicate(timeout=180)
-        assert process.returncode == 0, stderr
-        assert json.loads(stdout.strip().splitlines()[-1]) == expected
+    assert run_ranks(GATHER_SCRIPT, world_size=2, local_ranks=[0, 1]) == [expected, expected]

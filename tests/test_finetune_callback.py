@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +12,7 @@ from transformers import BartConfig, BartForConditionalGeneration, Trainer, Trai
 from greentune.finetune.callback import GreenCallback
 from greentune.meter import Meter, read_log
 from greentune.meter.sensor import Component, Reading
+from ranks import run_ranks
 
 POWER_W = 100.0
 
@@ -220,33 +216,7 @@ dist.destroy_process_group()
 
 def test_the_run_total_is_summed_across_the_jobs_nodes() -> None:
     # two single-rank "nodes" (each local rank 0, so each measures): 1000 J and 2000 J make a 3000 J job
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ranks = [
-        subprocess.Popen(
-            [sys.executable, "-c", RANK_SCRIPT],
-            env={
-                **os.environ,
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": str(port),
-                "WORLD_SIZE": "2",
-                "RANK": str(rank),
-                "LOCAL_RANK": "0",
-                "OMP_NUM_THREADS": "1",
-                "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in range(2)
-    ]
-    totals_j = []
-    for process in ranks:
-        stdout, stderr = process.communicate(timeout=180)
-        assert process.returncode == 0, stderr
-        totals_j.append(json.loads(stdout.strip().splitlines()[-1])["run_j"])
+    totals_j = [printed["run_j"] for printed in run_ranks(RANK_SCRIPT, world_size=2, local_ranks=[0, 0])]
     assert totals_j == [3000.0, 3000.0]
 
 
