@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from greentune.meter.sensor import Component, Detection, Reading
-from greentune.meter.snapshot import Snapshot
+from greentune.meter.snapshot import POWERCAP_ROOT, Snapshot
 
-DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
+DEFAULT_POWERCAP_ROOT = Path(POWERCAP_ROOT)
 _ZONE_DIR = re.compile(r"^(intel-rapl|amd-rapl):(\d+)(?::(\d+))?$")
 
 PERMISSION_ADVICE = (

@@ -26,6 +26,7 @@ import os
 import time
 
 PROC_STAT_PATH = "/proc/stat"
+POWERCAP_ROOT = "/sys/class/powercap"  # `rapl.DEFAULT_POWERCAP_ROOT` is this path
 NVIDIA_DEVICE_PATHS = ("/dev/nvidiactl", "/proc/driver/nvidia")
 _PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
 _RAPL_PREFIXES = ("intel-rapl:", "amd-rapl:")
@@ -52,7 +53,7 @@ class Snapshot:
         self.own_cpu_s = own_cpu_s
 
 
-def take_snapshot(powercap_root: str = "/sys/class/powercap", proc_stat_path: str = PROC_STAT_PATH) -> Snapshot:
+def take_snapshot(powercap_root: str = POWERCAP_ROOT, proc_stat_path: str = PROC_STAT_PATH) -> Snapshot:
     """Read the clocks, every readable RAPL counter under ``powercap_root``, the machine's and our CPU time."""
     own = os.times()
     return Snapshot(
