@@ -711,7 +711,7 @@ def _trainer(
     trainer = trainer_class(
         **extra,
         generation=GenerationPlan(
-            batch_size=strategies.eval_batch_size or train.eval_batch_size,
+            batch_size=_eval_batch_size(spec),
             sort_by_length=strategies.eval_sort_by_length,
             static_cache=strategies.eval_static_cache,
         ),
@@ -754,16 +754,16 @@ def _validation(
     weights gives it, metered as `validate`.
     """
     state = trainer.state
+    evaluations = [entry for entry in state.log_history if "eval_loss" in entry]
     history = [
         {
             "epoch": float(entry["epoch"]),
             "eval_loss": float(entry["eval_loss"]),
             **{key: float(entry[f"eval_{key}"]) for key in ROUGE_KEYS if f"eval_{key}" in entry},
         }
-        for entry in state.log_history
-        if "eval_loss" in entry
+        for entry in evaluations
     ]
-    steps = [int(entry["step"]) for entry in state.log_history if "eval_loss" in entry]
+    steps = [int(entry["step"]) for entry in evaluations]
     if not history:  # eval_strategy "no": one validation pass after training
         with callback.phase(Phase.VALIDATE):
             metrics = trainer.evaluate()
@@ -885,12 +885,16 @@ def _batching_report(train_set: Any, spec: ExperimentSpec) -> dict[str, Any]:
     }
 
 
+def _eval_batch_size(spec: ExperimentSpec) -> int:
+    """Summaries per `generate` call in evaluation: `strategies.eval_batch_size`, else `train.eval_batch_size`."""
+    return spec.strategies.eval_batch_size or spec.train.eval_batch_size
+
+
 def _eval_batching_report(validation_set: Any, spec: ExperimentSpec) -> dict[str, Any]:
     """Padding share of evaluation's generation batches, in data-set order and sorted by source length."""
     from greentune.finetune.eval_generation import eval_batching_report
 
-    batch_size = spec.strategies.eval_batch_size or spec.train.eval_batch_size
-    report = eval_batching_report([len(ids) for ids in validation_set["input_ids"]], batch_size)
+    report = eval_batching_report([len(ids) for ids in validation_set["input_ids"]], _eval_batch_size(spec))
     return {**report, "sorted_by_length": spec.strategies.eval_sort_by_length}
 
 
