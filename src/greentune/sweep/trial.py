@@ -37,7 +37,7 @@ COORDINATOR_PREFIX = "greentune-sweep-"
 
 
 @dataclass(frozen=True)
-class StopReason:
+class StopRequest:
     """Why the sweep stopped a trial: its status (a `TrialStatus` value), at which epoch, and (PBT exploit) the donor."""
 
     status: str
@@ -76,7 +76,7 @@ class Coordinator:
     """A small Ray actor on the driver's side: why each trial was stopped, PBT's donors, how many segments ran."""
 
     def __init__(self) -> None:
-        self.reasons: dict[str, StopReason] = {}
+        self.reasons: dict[str, StopRequest] = {}
         self.donors: dict[str, str] = {}
         self.segments: dict[str, int] = {}
 
@@ -84,13 +84,13 @@ class Coordinator:
         self, trial_id: str, status: str, epoch: float | None, detail: str | None = None, donor: str | None = None
     ) -> None:
         """Record why `trial_id` is being stopped (the first reason wins until the trial takes it)."""
-        self.reasons.setdefault(trial_id, StopReason(status, epoch, detail, donor))
+        self.reasons.setdefault(trial_id, StopRequest(status, epoch, detail, donor))
 
     def has_reason(self, trial_id: str) -> bool:
         """Whether the sweep wants `trial_id` to stop."""
         return trial_id in self.reasons
 
-    def take_reason(self, trial_id: str) -> StopReason | None:
+    def take_reason(self, trial_id: str) -> StopRequest | None:
         """The reason left for `trial_id`, removed (a PBT trial may be stopped again later)."""
         return self.reasons.pop(trial_id, None)
 
@@ -244,7 +244,7 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         if record.status == "FAILED":
             status = TrialStatus.FAILED
         elif record.status == "KILLED" or (reporter is not None and reporter.stopped_by_tune):
-            reason = cast(StopReason | None, ray.get(coordinator.take_reason.remote(trial_id)))
+            reason = cast(StopRequest | None, ray.get(coordinator.take_reason.remote(trial_id)))
             if reason is None:
                 status = TrialStatus.STOPPED
             else:
