@@ -49,6 +49,7 @@ def test_process_scope_charges_the_commands_cpu_time(tmp_path: Path) -> None:
     assert cpu["source"] == "estimated" and cpu["energy_j"] > 0  # the child's CPU time, reaped or listed
     hardware = next(r for r in read_log(tmp_path / summary["log_path"]) if r["type"] == "meter_start")["hardware"]
     assert hardware["sensors"]["host"]["scope"] == "process"
+    assert hardware["sensors"]["host"]["charges_root_process"] is False  # measure's own imports are not the command
 
 
 def test_exit_code_of_the_command_is_ours(tmp_path: Path) -> None:

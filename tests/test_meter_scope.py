@@ -1,5 +1,6 @@
 """Process scope: only the metered process tree's CPU time and memory are charged, reaped children included."""
 
+import os
 import subprocess
 import sys
 import time
@@ -82,6 +83,22 @@ def test_process_scope_charges_the_trees_cpu_seconds_including_a_short_lived_chi
     assert handle.cpu_times().children_user > 0.1  # the child did run and was reaped
     expected_j = sensor.cpu_power_w(100.0) * used_s / sensor.logical_cpus
     assert cpu_j(sensor) == pytest.approx(expected_j, rel=0.05)
+
+
+def test_children_only_charges_the_children_and_not_the_root_itself() -> None:
+    sensor = HostSensor(estimate_cpu=True, estimate_ram=True, scope="process", children_only=True)
+    sensor.read(time.monotonic())
+    before = os.times()
+    sum(range(3 * 10**7))  # the root's own CPU time: not charged
+    subprocess.run([sys.executable, "-c", "sum(range(2 * 10**7))"], check=True)  # a child's: charged once reaped
+    after = os.times()
+    reading = sensor.read(time.monotonic())
+    own_s = (after.user + after.system) - (before.user + before.system)
+    children_s = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    assert own_s > 0.1 and children_s > 0.1  # a sensor that charged the root would be off by own_s
+    assert reading.energy_j["cpu"] == pytest.approx(sensor.cpu_power_w(100.0) * children_s / sensor.logical_cpus)
+    assert reading.memory_bytes == {"ram": 0} and reading.energy_j["ram"] == 0.0  # the root's RSS is not the tree's
+    assert sensor.describe()["charges_root_process"] is False
 
 
 def test_process_scope_shows_utilisation_capped_at_100_percent(processes) -> None:

@@ -30,8 +30,10 @@ TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 PROC_STAT = "cpu  100 20 30 400 50 6 7 8 10 2\ncpu0 50 10 15 200 25 3 3 4 5 1\nintr 12345\n"
 
 
-def snapshot(mono_s: float, machine_cpu_s: tuple[float, float] | None = None, own_cpu_s: float = 0.0) -> Snapshot:
-    return Snapshot(mono_s, 1_000_000.0, {}, machine_cpu_s, own_cpu_s)
+def snapshot(
+    mono_s: float, machine_cpu_s: tuple[float, float] | None = None, own_cpu_s: float = 0.0, children_cpu_s: float = 0.0
+) -> Snapshot:
+    return Snapshot(mono_s, 1_000_000.0, {}, machine_cpu_s, own_cpu_s, children_cpu_s)
 
 
 def test_machine_cpu_time_is_read_from_the_cpu_line_as_psutil_counts_it(
@@ -109,12 +111,19 @@ def test_in_process_scope_our_cpu_time_at_the_snapshot_is_the_trees_baseline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_cpu(monkeypatch, tmp_path, "AMD EPYC 7763 64-Core Processor", 2)
-    monkeypatch.setattr(host, "tree_cpu_s", lambda processes: 12.0)
-    since = snapshot(100.0, own_cpu_s=2.0)
+    # the tree's CPU seconds now: 12 with the root's own, 4 of them its children's (reaped or alive)
+    monkeypatch.setattr(host, "tree_cpu_s", lambda processes, charge_root: 12.0 if charge_root else 4.0)
+    since = snapshot(100.0, own_cpu_s=1.5, children_cpu_s=0.5)
     sensor = host.HostSensor(estimate_cpu=True, estimate_ram=False, scope=scope.Scope.PROCESS, since=since)
     sensor.logical_cpus = 4
-    # 12 − 2 = 10 CPU seconds in 10 s on 4 logical CPUs: 25 % of 8.75 W for 10 s
+    # 12 − (1.5 + 0.5) = 10 CPU seconds in 10 s on 4 logical CPUs: 25 % of 8.75 W for 10 s
     assert sensor.read(110.0).energy_j == {"cpu": pytest.approx(21.875)}
+    children = host.HostSensor(
+        estimate_cpu=True, estimate_ram=False, scope=scope.Scope.PROCESS, since=since, children_only=True
+    )
+    children.logical_cpus = 4
+    # 4 − 0.5 = 3.5 CPU seconds in 10 s on 4 logical CPUs: 8.75 % of 8.75 W for 10 s
+    assert children.read(110.0).energy_j == {"cpu": pytest.approx(7.65625)}
     # another process's tree did not start at our snapshot: its first read is only its baseline
     other = host.HostSensor(estimate_cpu=True, estimate_ram=False, pid=1, scope=scope.Scope.PROCESS, since=since)
     assert other.read(110.0).energy_j == {"cpu": 0.0}
@@ -123,7 +132,7 @@ def test_in_process_scope_our_cpu_time_at_the_snapshot_is_the_trees_baseline(
 def test_a_window_opened_at_start_begins_at_the_snapshot(tmp_path: Path) -> None:
     # the sensor counts from the snapshot: 5 J of CPU (0.5 J of RAM) were used before the meter started
     sensor = CounterTrace([{"cpu:package-0": j, "ram": j / 10} for j in (5, 7, 12)], CPU_RAM)
-    since = Snapshot(time.monotonic() - 2.0, time.time() - 2.0, {}, None, 0.0)
+    since = Snapshot(time.monotonic() - 2.0, time.time() - 2.0, {}, None, 0.0, 0.0)
     meter = Meter(interval_ms=60_000, sensors=[sensor], log_path=tmp_path / "meter.jsonl", since=since)
     meter.start(window="command")
     meter.begin_window("later")

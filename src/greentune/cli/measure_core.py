@@ -26,9 +26,13 @@ those imports run while the command does and the meter, seeded with the
 snapshot, still measures it from its start. On a machine with an NVIDIA
 driver the meter starts first (NVML's counter cannot be snapshotted without
 NVML). The price: the meter's own start-up (its imports, about 0.1 CPU-second
-on our machine) now falls inside the command's window and is charged with it,
-in either scope — noise for a command of minutes, a visible share for one of
-milliseconds. benchmarks/measure_startup.py measures what is left.
+on our machine) now falls inside the command's window. In ``machine`` scope
+it is charged with the command, as everything else the machine does then —
+noise for a command of minutes, a visible share for one of milliseconds; in
+``process`` scope it is not, nor is anything else this process does (the
+sampler thread): the host sensor charges the processes it starts
+(``children_only``), not itself. benchmarks/measure_startup.py measures what
+is left.
 """
 
 from __future__ import annotations
@@ -287,9 +291,11 @@ def _start_meter(
 ) -> Meter:
     """The started meter, its command window open from ``snapshot`` (or from now, without one)."""
     from greentune.meter import Meter, Scope
+    from greentune.meter.detect import autodetect
 
     try:
-        meter = Meter(interval_ms=request.interval_ms, log_path=log_path, scope=Scope(request.scope), since=snapshot)
+        sensors = autodetect(scope=Scope(request.scope), since=snapshot, children_only=True)
+        meter = Meter(interval_ms=request.interval_ms, log_path=log_path, sensors=sensors, since=snapshot)
         return meter.start(window=WINDOW)
     except BaseException:
         if child is not None:

@@ -28,8 +28,10 @@ def detect_sensors(
     pid: int | None = None,
     scope: Scope = Scope.MACHINE,
     since: Snapshot | None = None,
+    children_only: bool = False,
 ) -> list[Detection]:
-    """NVML, RAPL and host detections, in that order; ``pid`` roots the process tree, ``scope`` says whose use counts.
+    """NVML, RAPL and host detections, in that order; ``pid`` roots the process tree, ``scope`` says whose use counts
+    (``children_only``: not the root's own, see `greentune.meter.host`).
 
     With ``since`` (see `greentune.meter.snapshot`), RAPL and the host model count from that snapshot; NVML
     cannot, so a caller passes one only where `snapshot.nvidia_present` is false.
@@ -49,7 +51,7 @@ def detect_sensors(
     if cpu.warn:
         _warn_rapl_permission(cpu)
     estimates = {"estimate_cpu": "cpu" not in kinds, "estimate_ram": "ram" not in kinds}
-    return [gpu, cpu, host.detect(**estimates, pid=pid, scope=scope, since=since)]
+    return [gpu, cpu, host.detect(**estimates, pid=pid, scope=scope, since=since, children_only=children_only)]
 
 
 def autodetect(
@@ -57,9 +59,10 @@ def autodetect(
     pid: int | None = None,
     scope: Scope = Scope.MACHINE,
     since: Snapshot | None = None,
+    children_only: bool = False,
 ) -> list[Sensor]:
     """The sensors found by `detect_sensors`."""
-    detections = detect_sensors(powercap_root, pid, scope, since)
+    detections = detect_sensors(powercap_root, pid, scope, since, children_only)
     return [detection.sensor for detection in detections if detection.sensor is not None]
 
 

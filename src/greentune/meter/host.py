@@ -36,6 +36,12 @@ The *scope* says whose use is charged:
   is charged when its parent reaps it: its energy in full, its utilisation
   and power shown capped at 100 % for that interval.
 
+With ``children_only`` the root's own CPU seconds and RSS are left out: only
+the processes it starts are charged (in ``process`` scope) and their RSS
+reported (in both). `greentune measure` meters so, since its own process —
+the meter's imports, its sampler thread — is not the command it was asked to
+measure.
+
 Energy is this power times each sampling interval (utilisation is an average
 over the interval, so the rectangle rule is exact for the model). Peak RAM
 reported in measurements is the RSS of the process tree rooted at ``pid``;
@@ -241,8 +247,9 @@ def machine_cpu_s() -> tuple[float, float]:
     return cpu_busy_total_s(psutil.cpu_times()._asdict())
 
 
-def tree_cpu_s(processes: list[psutil.Process]) -> float:
-    """CPU seconds (user + system) of ``processes`` and of the children each has reaped.
+def tree_cpu_s(processes: list[psutil.Process], charge_root: bool = True) -> float:
+    """CPU seconds (user + system) of ``processes`` (a tree, root first) and of the children each has reaped;
+    without ``charge_root``, the root's own seconds are left out (its reaped children's still count).
 
     Counting reaped children keeps the sum continuous when a child ends (its
     time moves into its parent's ``children_*`` fields), and catches children
@@ -251,12 +258,14 @@ def tree_cpu_s(processes: list[psutil.Process]) -> float:
     import psutil
 
     total_s = 0.0
-    for process in processes:
+    for position, process in enumerate(processes):
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total_s += times.user + times.system + times.children_user + times.children_system
+        if charge_root or position > 0:
+            total_s += times.user + times.system
+        total_s += times.children_user + times.children_system
     return total_s
 
 
@@ -272,9 +281,11 @@ class HostSensor:
         pid: int | None = None,
         scope: Scope = Scope.MACHINE,
         since: Snapshot | None = None,
+        children_only: bool = False,
     ) -> None:
         """Estimate the components that nothing else measures; ``pid`` roots the process tree (default: this
-        process), whose RSS is always reported and whose use alone is charged in ``process`` scope.
+        process), whose RSS is always reported and whose use alone is charged in ``process`` scope;
+        ``children_only`` leaves the root itself out of both (see the module docstring).
 
         With ``since``, the first read covers the time from that snapshot: its energy, and the CPU time used
         since (the process tree's only when it is this process's, which was the whole tree then).
@@ -285,6 +296,7 @@ class HostSensor:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
         self.scope = scope
         self.pid = os.getpid() if pid is None else pid
+        self.children_only = children_only
         self.logical_cpus = psutil.cpu_count() or 1
         physical_cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
         self.cpu = cpu_power(cpu_model_name(), physical_cores, read_cpu_tdp_table(), read_cpu_core_power())
@@ -300,7 +312,7 @@ class HostSensor:
         self._tree_listed_s = float("-inf")
         self._tree_cpu_s: float | None = None
         if since is not None and self.pid == os.getpid():
-            self._tree_cpu_s = since.own_cpu_s
+            self._tree_cpu_s = since.children_cpu_s + (0.0 if children_only else since.own_cpu_s)
         self._machine_cpu_s = machine_cpu_s() if since is None or since.machine_cpu_s is None else since.machine_cpu_s
 
     @property
@@ -325,7 +337,7 @@ class HostSensor:
         self._last_s = now_s
         if now_s - self._tree_listed_s >= _TREE_REFRESH_S:
             self._tree, self._tree_listed_s = process_tree(self.pid), now_s
-        tree_rss_bytes = rss_bytes(self._tree)
+        tree_rss_bytes = rss_bytes(self._tree[1:] if self.children_only else self._tree)
         if self.scope == "process":
             util_pct = self._tree_util_pct(interval_s)
             used_bytes = tree_rss_bytes
@@ -365,7 +377,7 @@ class HostSensor:
 
         Over 100 % when children that ended since the previous read bring their CPU time in at once.
         """
-        previous_s, self._tree_cpu_s = self._tree_cpu_s, tree_cpu_s(self._tree)
+        previous_s, self._tree_cpu_s = self._tree_cpu_s, tree_cpu_s(self._tree, charge_root=not self.children_only)
         if previous_s is None or not interval_s:
             return 0.0  # the first read sets the baseline: earlier CPU time is not this meter's
         used_s = max(self._tree_cpu_s - previous_s, 0.0)
@@ -375,6 +387,7 @@ class HostSensor:
         """CPU model, the TDP row used, and the power models' sources."""
         return {
             "scope": self.scope,
+            "charges_root_process": not self.children_only,
             "cpu_model": self.cpu.cpu_model,
             "cpu_tdp_row": None if self.cpu.tdp_row is None else self.cpu.tdp_row.name,
             "cpu_full_load_w": self.cpu.full_load_w,
@@ -396,15 +409,17 @@ def detect(
     pid: int | None = None,
     scope: Scope = Scope.MACHINE,
     since: Snapshot | None = None,
+    children_only: bool = False,
 ) -> Detection:
     """The host sensor (available wherever psutil is installed), counting from ``since`` when given."""
     try:
-        sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope, since)
+        sensor = HostSensor(estimate_cpu, estimate_ram, pid, scope, since, children_only)
     except ImportError:
         return Detection("host", None, "psutil is not installed: no CPU/RAM figures", "pip install psutil")
     cpu = sensor.cpu
     matched = cpu.basis if cpu.tdp_row is None else f"CPU '{cpu.cpu_model}': {cpu.basis}"
-    use = "the process tree's CPU time and RSS" if scope == "process" else "machine CPU utilisation and memory"
+    tree = "the CPU time and RSS of the processes it starts" if children_only else "the process tree's CPU time and RSS"
+    use = tree if scope == "process" else "machine CPU utilisation and memory"
     detail = f"{matched}; {cpu.visible_cores} core(s) visible; charges {use}"
     advice = "" if cpu.tdp_row is not None else "add your CPU to greentune/data/cpu_tdp.csv for a narrower estimate"
     return Detection("host", sensor, detail, advice)

@@ -11,8 +11,9 @@ still begins before the command did. What is read, per sensor:
 - host, ``machine`` scope: busy and total CPU seconds of the machine from
   ``/proc/stat``, with psutil's definitions, so that the first utilisation
   psutil's later readings are compared with is the snapshot's;
-- host, ``process`` scope: this process's CPU seconds (`os.times`), the
-  whole process tree while the command is not yet started.
+- host, ``process`` scope: this process's CPU seconds and its reaped
+  children's (`os.times`), the whole process tree while the command is not
+  yet started.
 
 NVML's counter cannot be read without NVML itself, so on a machine with an
 NVIDIA device (`nvidia_present`) the meter starts before the command instead.
@@ -35,7 +36,7 @@ _RAPL_PREFIXES = ("intel-rapl:", "amd-rapl:")
 class Snapshot:
     """Clocks and counters at one instant; a counter that could not be read is absent (None or missing key)."""
 
-    __slots__ = ("machine_cpu_s", "mono_s", "own_cpu_s", "rapl_uj", "unix_s")
+    __slots__ = ("children_cpu_s", "machine_cpu_s", "mono_s", "own_cpu_s", "rapl_uj", "unix_s")
 
     def __init__(
         self,
@@ -44,13 +45,16 @@ class Snapshot:
         rapl_uj: dict[str, int],
         machine_cpu_s: tuple[float, float] | None,
         own_cpu_s: float,
+        children_cpu_s: float,
     ) -> None:
-        """``rapl_uj``: raw counter per zone folder path; ``machine_cpu_s``: (busy, total) CPU seconds."""
+        """``rapl_uj``: raw counter per zone folder path; ``machine_cpu_s``: (busy, total) CPU seconds;
+        ``own_cpu_s``: this process's user + system seconds; ``children_cpu_s``: those of the children it reaped."""
         self.mono_s = mono_s
         self.unix_s = unix_s
         self.rapl_uj = rapl_uj
         self.machine_cpu_s = machine_cpu_s
         self.own_cpu_s = own_cpu_s
+        self.children_cpu_s = children_cpu_s
 
 
 def take_snapshot(powercap_root: str = POWERCAP_ROOT, proc_stat_path: str = PROC_STAT_PATH) -> Snapshot:
@@ -61,7 +65,8 @@ def take_snapshot(powercap_root: str = POWERCAP_ROOT, proc_stat_path: str = PROC
         unix_s=time.time(),
         rapl_uj=read_rapl_counters(powercap_root),
         machine_cpu_s=read_machine_cpu_s(proc_stat_path),
-        own_cpu_s=own.user + own.system + own.children_user + own.children_system,
+        own_cpu_s=own.user + own.system,
+        children_cpu_s=own.children_user + own.children_system,
     )
 
 
