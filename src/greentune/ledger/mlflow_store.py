@@ -393,6 +393,11 @@ def read_runs(tracking_uri: str | None = None, experiment: str | None = None) ->
 
 def _has_mlflow_tables(database: Path) -> bool:
     """Whether ``database`` is an MLflow SQLite store; opened read-only, so a missing or empty file stays as it is."""
+    if database.is_dir():  # `--tracking-uri sqlite:///ledger-folder` read as "no runs" before
+        raise GreentuneError(
+            f"the ledger {database} is a folder, not a SQLite file; "
+            f"give sqlite:///{database / 'mlflow.db'} or another ledger's file"
+        )
     if not database.is_file() or database.stat().st_size == 0:
         return False
     try:
