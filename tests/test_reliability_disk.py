@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from greentune.ledger import RunKind, mark_pending, read_runs, reserve_record, save_record
+from greentune.ledger import RunKind, mark_pending, read_runs, reserve_record, save_record, write_run
 from hand_records import hand_record
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
@@ -168,3 +168,16 @@ def test_a_read_only_run_folder_is_not_synced_until_it_can_be_marked(tmp_path: P
     assert synced.stdout.splitlines()[-1] == "1 synced, 0 left", synced.stdout + synced.stderr
     assert again.stdout.startswith("nothing to sync") and not (folder / "PENDING_SYNC").exists()
     assert [(r.run_name, r.status, r.energy_kwh) for r in read_runs(uri)] == [("kept", "FINISHED", 0.002)]
+
+
+def test_a_ledger_on_a_read_only_mount_can_still_be_read(tmp_path: Path) -> None:
+    # reading took the lock that guards the ledger's set-up, a file beside it: every reading command failed there
+    archive = tmp_path / "archive"
+    uri = f"sqlite:///{archive / 'mlflow.db'}"
+    write_run(hand_record("kept", RunKind.TRAIN, "FINISHED", "2026-11-05T10:00:00+00:00", 0.002, 0.8), tracking_uri=uri)
+    with read_only(archive):
+        listed = subprocess.run([*GREENTUNE, "runs", "--json", "--tracking-uri", uri], capture_output=True, text=True)
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert [(r["run_name"], r["status"], r["energy_kwh"]) for r in json.loads(listed.stdout)] == [
+        ("kept", "FINISHED", 0.002)
+    ]
