@@ -57,6 +57,15 @@ def test_run_badge(ledger: str, tmp_path: Path) -> None:
     assert result.output.strip() == f"![greentune: 0.0125 kWh · 5.50 gCO2eq · measured]({out.as_posix()})"
 
 
+def test_a_path_with_spaces_and_parentheses_stays_one_markdown_link(ledger: str, tmp_path: Path) -> None:
+    out = tmp_path / "docs (draft)" / "my badge.svg"
+    result = runner.invoke(app, ["badge", "baseline", "--tracking-uri", ledger, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    link = f"{tmp_path.as_posix()}/docs%20%28draft%29/my%20badge.svg"  # unencoded, the link ended at "docs"
+    assert result.output.strip() == f"![greentune: 0.0125 kWh · 5.50 gCO2eq · measured]({link})"
+
+
 def test_experiment_badge_sums_its_runs_and_is_estimated_if_any_is(ledger: str, tmp_path: Path) -> None:
     out = tmp_path / "exp.svg"
     result = runner.invoke(app, ["badge", "--experiment", "papers", "--tracking-uri", ledger, "--out", str(out)])

@@ -79,6 +79,8 @@ def test_embodied_adds_the_m_term() -> None:
         (["--hardware", "V100", "--hours", "-2"], "hours"),
         (["--hardware", "V100", "--hours", "nan"], "hours"),
         (["--hardware", "V100"], "exactly one"),
+        (["--hardware", "A100", "--hours", "1", "--accelerators-per-server", "0"], "'--accelerators-per-server'"),
+        (["--hardware", "A100", "--hours", "1", "--accelerators-per-server", "-1"], "'--accelerators-per-server'"),
     ],
 )
 def test_bad_input_is_one_error_line(args: list[str], message: str) -> None:

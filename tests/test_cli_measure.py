@@ -101,6 +101,7 @@ def test_ctrl_c_is_forwarded_and_the_partial_measurement_written(tmp_path: Path)
         ([], "no command given"),
         (["--", "no-such-command-xyz"], "command not found"),
         (["--interval-ms", "0", "--", "true"], "interval-ms"),
+        (["--interval-ms", "99999999999999999999", "--", "true"], "Input should be less than or equal to 10000"),
         (["--scope", "node", "--", "true"], "unknown scope 'node'"),
     ],
 )

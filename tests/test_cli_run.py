@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 from greentune.cli.app import app
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
+GREENTUNE = str(Path(sys.executable).parent / "greentune")
 runner = CliRunner()
 
 
@@ -44,6 +47,18 @@ def test_run_then_runs_lists_it(tmp_path: Path, monkeypatch) -> None:
 def test_runs_on_an_empty_ledger_says_where_it_looked_and_how_to_start(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", "--tracking-uri", f"sqlite:///{tmp_path / 'empty.db'}"])
     assert result.exit_code == 0 and "greentune demo" in result.output and "empty.db" in result.output
+
+
+def test_runs_in_a_deleted_folder_is_one_line(tmp_path: Path) -> None:
+    # the default ledger, ./greentune-runs/mlflow.db, has no absolute path there: it was a FileNotFoundError traceback
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    unset = ("GREENTUNE_TRACKING_URI", "MLFLOW_TRACKING_URI")
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    script = f"cd {gone} && rmdir {gone} && exec {GREENTUNE} runs"
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "error: the current folder no longer exists (deleted?); cd to an existing folder\n"
 
 
 def test_run_reports_what_early_stopping_saved(tmp_path: Path, monkeypatch) -> None:

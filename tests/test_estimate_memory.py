@@ -63,6 +63,13 @@ def test_cli_parameter_count_only() -> None:
     assert "activations are not counted" in out["notes"][0]
 
 
+@pytest.mark.parametrize("params", ["nan", "inf", "-406e6", "0"])
+def test_cli_parameter_count_that_is_not_a_positive_number_is_one_line(params: str) -> None:
+    result = runner.invoke(app, ["estimate", "--memory", "--hardware", "T4", "--params", params, "--json"])
+    assert result.output == ""
+    assert str(result.exception) == f"parameters must be a finite number above zero, got {float(params)!r}"
+
+
 def test_static_terms_match_torch_after_an_adamw_step(tmp_path: Path) -> None:
     """Weights, gradients and AdamW states equal, byte for byte, the tensors torch holds after one step
     of a real tiny BART on CPU. Activations are an approximation (Korthikanti et al.'s per-layer formula

@@ -155,3 +155,10 @@ def test_breakeven_sentence(out: dict) -> None:
 def test_bad_since_is_one_line() -> None:
     result = runner.invoke(app, ["footprint", "--since", "last tuesday"])
     assert "--since must be an ISO date" in str(result.exception)
+
+
+def test_an_experiment_given_twice_is_counted_once(ledger: str) -> None:
+    once = run_json(ledger, "--experiment", "proj")
+    twice = run_json(ledger, "--experiment", "proj", "--experiment", "proj")
+    assert twice["total"] == once["total"]
+    assert (twice["total"]["runs"], twice["total"]["energy_kwh"]) == (5, pytest.approx(0.047))

@@ -127,3 +127,14 @@ def test_a_ledger_that_cannot_be_opened_is_one_clear_error(uri: str) -> None:
     with pytest.raises(GreentuneError, match="cannot open or write the ledger at") as raised:
         write_run(make_record(), tracking_uri=uri)
     assert "\n" not in str(raised.value)
+
+
+def test_a_folder_given_as_the_ledger_file_is_one_clear_error(tmp_path: Path) -> None:
+    from greentune.errors import GreentuneError
+
+    with pytest.raises(GreentuneError) as raised:
+        read_runs(f"sqlite:///{tmp_path}")  # it read as an empty ledger
+    assert str(raised.value) == (
+        f"the ledger {tmp_path} is a folder, not a SQLite file; give sqlite:///{tmp_path / 'mlflow.db'} "
+        "or another ledger's file"
+    )

@@ -1,6 +1,7 @@
-"""A disk that fills up during `measure` and during `run`: one line, the right exit code, nothing lost.
+"""A disk that fills up during `measure` and during `run`, a run folder gone read-only before `ledger sync`:
+one line, the right exit code, nothing lost, nothing written twice.
 
-Each test mounts a small tmpfs (root only; skipped with the reason elsewhere)
+Each test mounts a small tmpfs or a read-only bind mount (root only; skipped with the reason elsewhere)
 and fills it from inside the measured command or while the run trains.
 """
 
@@ -11,11 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 
+from greentune.ledger import RunKind, mark_pending, read_runs, reserve_record, save_record, write_run
+from hand_records import hand_record
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
 GREENTUNE = [sys.executable, "-c", "from greentune.cli.app import main; main()"]
@@ -42,6 +46,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` read-only while the block runs (a read-only bind mount: root only, skipped elsewhere)."""
+    for options in (["--bind"], ["-o", "remount,ro,bind"]):
+        mounted = subprocess.run(["mount", *options, str(folder), str(folder)], capture_output=True)
+        if mounted.returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+            pytest.skip(f"cannot bind-mount a folder read-only here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
 def _fill(path: Path) -> None:
@@ -122,3 +140,44 @@ def test_a_run_whose_disk_fills_keeps_its_record_and_syncs_it_later(small_disk: 
     (record,) = json.loads(listed.stdout)
     assert listed.stderr == "" and record["status"] == "FINISHED"
     assert record["rouge"] == kept["rouge"] and record["energy_kwh"] == kept["energy_kwh"]
+
+
+def test_a_read_only_run_folder_is_not_synced_until_it_can_be_marked(tmp_path: Path) -> None:
+    # it was synced, then marking it failed (a traceback), and the next sync wrote the same run a second time
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    folder = tmp_path / "runs" / "20261105-kept-1"
+    folder.mkdir(parents=True)
+    record = hand_record("kept", RunKind.TRAIN, "FINISHED", "2026-11-05T10:00:00+00:00", 0.002, 0.8)
+    reserve_record(record, folder)
+    save_record(record, folder)
+    mark_pending(folder, "No space left on device")
+    sync = [*GREENTUNE, "ledger", "sync", "--tracking-uri", uri]
+
+    with read_only(folder):
+        refused = subprocess.run(sync, capture_output=True, text=True, timeout=300)
+    assert (refused.returncode, refused.stderr) == (1, ""), refused.stderr
+    assert refused.stdout.splitlines() == [
+        f"not synced {folder}: the folder is not writable (read-only?), so it could not be marked synced; "
+        "nothing was written to the ledger: make it writable and sync again",
+        "0 synced, 1 left",
+    ]
+    assert read_runs(uri) == [] and (folder / "PENDING_SYNC").is_file()
+
+    synced = subprocess.run(sync, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(sync, capture_output=True, text=True, timeout=300)
+    assert synced.stdout.splitlines()[-1] == "1 synced, 0 left", synced.stdout + synced.stderr
+    assert again.stdout.startswith("nothing to sync") and not (folder / "PENDING_SYNC").exists()
+    assert [(r.run_name, r.status, r.energy_kwh) for r in read_runs(uri)] == [("kept", "FINISHED", 0.002)]
+
+
+def test_a_ledger_on_a_read_only_mount_can_still_be_read(tmp_path: Path) -> None:
+    # reading took the lock that guards the ledger's set-up, a file beside it: every reading command failed there
+    archive = tmp_path / "archive"
+    uri = f"sqlite:///{archive / 'mlflow.db'}"
+    write_run(hand_record("kept", RunKind.TRAIN, "FINISHED", "2026-11-05T10:00:00+00:00", 0.002, 0.8), tracking_uri=uri)
+    with read_only(archive):
+        listed = subprocess.run([*GREENTUNE, "runs", "--json", "--tracking-uri", uri], capture_output=True, text=True)
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert [(r["run_name"], r["status"], r["energy_kwh"]) for r in json.loads(listed.stdout)] == [
+        ("kept", "FINISHED", 0.002)
+    ]

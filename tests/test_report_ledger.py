@@ -138,6 +138,23 @@ def test_bad_input_is_explained_and_what_exists_still_renders(ledger, tmp_path: 
     assert code == 0 and "No runs in the ledger" in notes and "# greentune report" in text
 
 
+@pytest.mark.parametrize("tolerance", ["nan", "-1"])
+def test_a_negative_or_nan_rouge_tolerance_is_refused_before_the_ledger_is_read(tmp_path: Path, tolerance: str) -> None:
+    # NaN made every saving strategy a "trade-off that loses more than the nan-point tolerance"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = subprocess.run(
+        [GREENTUNE, "report", "--tracking-uri", uri, "--rouge-tolerance", tolerance, "--format", "md"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: Invalid value for '--rouge-tolerance': Input should be greater than or equal to 0 "
+        "(see 'greentune report --help')\n"
+    )
+
+
 @pytest.mark.slow
 def test_write_report_api_as_the_demo_calls_it(ledger, tmp_path: Path) -> None:
     _, records = ledger

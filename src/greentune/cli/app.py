@@ -12,6 +12,7 @@ all, since every millisecond there is added to the measured command.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from greentune.errors import GreentuneError
@@ -77,6 +78,14 @@ def _register(app: typer.Typer) -> None:
     sweep.register(app)
 
 
+def _require_working_dir() -> None:
+    """A current folder deleted under the shell breaks the default ledger path and even imports: say so once."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise GreentuneError("the current folder no longer exists (deleted?); cd to an existing folder") from None
+
+
 def main() -> None:
     """Run the CLI. User errors (ours and click's usage errors) become one red line and exit code 2."""
     if len(sys.argv) > 1 and sys.argv[1] == "measure":
@@ -94,6 +103,7 @@ def main() -> None:
     abort: Any = next(c for c in typer.Abort.__mro__ if c.__name__ == "Abort")
     console = Console(stderr=True, soft_wrap=True)
     try:
+        _require_working_dir()
         exit_code = __getattr__("app")(standalone_mode=False)
     except GreentuneError as error:
         console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)

@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
             help="Embodied kgCO2eq of the host server, shared by its accelerators (replaces the table; 0 leaves it out).",
         ),
         per_server: int | None = typer.Option(
-            None, "--accelerators-per-server", help="Accelerators sharing one host server, for --server-kg."
+            None, "--accelerators-per-server", min=1, help="Accelerators sharing one host server, for --server-kg."
         ),
         cpu_cores: int | None = typer.Option(
             None, "--cpu-cores", help="Host CPU cores, each at its per-core TDP (Green Algorithms)."

@@ -20,11 +20,13 @@ def model_shape(model: str | None, params: float | None) -> ModelShape:
     """The shape of a built-in, Hub or local model (parameters counted on the meta device, unless --params);
     a bare parameter count gives a shape without layers (no activations)."""
     from greentune.carbon.memory import ModelShape, shape_from_config
+    from greentune.carbon.tables import require_positive
 
+    count = None if params is None else int(require_positive("parameters", params, ""))
     if model is None:
-        if params is None:
+        if count is None:
             raise GreentuneError("--memory needs --model NAME (built-in, Hub or folder) or --params N")
-        return ModelShape(parameters=int(params), hidden=1, heads=1, encoder_layers=0, decoder_layers=0, vocab=0)
+        return ModelShape(parameters=count, hidden=1, heads=1, encoder_layers=0, decoder_layers=0, vocab=0)
     import torch
     import transformers
 
@@ -46,7 +48,7 @@ def model_shape(model: str | None, params: float | None) -> ModelShape:
     except (OSError, ValueError) as error:
         raise GreentuneError(f"could not load the config of '{model}' ({str(error).splitlines()[0]})") from None
     counted = sum(p.numel() for p in built.parameters())
-    return shape_from_config(config, int(params) if params is not None else counted)
+    return shape_from_config(config, count if count is not None else counted)
 
 
 def memory_result(request: MemoryRequest, device: Any, notes: list[str]) -> dict[str, Any]:

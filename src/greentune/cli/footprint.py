@@ -41,7 +41,8 @@ def footprint(
         raise GreentuneError(f"--out must end in .md or .html, got {out.name!r}")
     start = parse_since(since) if since is not None else None
     if experiment:
-        records = [record for name in experiment for record in read_ledger(tracking_uri, name)]
+        names = dict.fromkeys(experiment)  # `-e a -e a` counts a's runs once
+        records = [record for name in names for record in read_ledger(tracking_uri, name)]
     else:
         records = read_ledger(tracking_uri)
     result = project_footprint(records, start)

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from greentune.cli.measure_core import USAGE, MeasureRequest, measure_command
+from greentune.cli.measure_core import MAX_INTERVAL_MS, USAGE, MeasureRequest, measure_command
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +32,9 @@ def measure(
     command: Annotated[
         list[str] | None, typer.Argument(metavar="-- CMD ARGS…", help="The command to run, after --.")
     ] = None,
-    interval_ms: Annotated[int, typer.Option("--interval-ms", min=1, help="Sampling period in milliseconds.")] = 100,
+    interval_ms: Annotated[
+        int, typer.Option("--interval-ms", min=1, max=MAX_INTERVAL_MS, help="Sampling period in milliseconds.")
+    ] = 100,
     scope: Annotated[
         str,
         typer.Option(

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from greentune.meter.snapshot import Snapshot
 
 USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output DIR] [--json] -- CMD ARGS…"
+# the sampler must read RAPL more often than its smallest counter wraps (17 s at 250 W, see meter/rapl.py)
+MAX_INTERVAL_MS = 10_000
 WINDOW = "command"
 
 
@@ -108,7 +110,7 @@ def parse_fast(argv: list[str]) -> MeasureRequest | None:
         else:
             return None
         if name == "--interval-ms":
-            if not value.isdigit() or int(value) < 1:
+            if not value.isdigit() or not 1 <= int(value) <= MAX_INTERVAL_MS:
                 return None
             values["interval_ms"] = int(value)
         elif name == "--scope":

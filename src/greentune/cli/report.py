@@ -39,7 +39,7 @@ def report(
     ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
     rouge_tolerance: float = typer.Option(
-        1.0, "--rouge-tolerance", help="ROUGE-1 points a strategy may lose and still be recommended."
+        1.0, "--rouge-tolerance", min=0.0, help="ROUGE-1 points a strategy may lose and still be recommended."
     ),
 ) -> None:
     """Compare runs from the ledger: tables, deltas, Pareto plots, region what-if, recommendation."""

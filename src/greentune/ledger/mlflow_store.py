@@ -81,11 +81,13 @@ def _creation_lock(uri: str) -> Iterator[None]:
     """Hold `<db>.lock` (a `filelock.FileLock`) while a SQLite store is created or migrated, or an experiment made.
 
     MLflow sets up its schema when a client first opens the file; two processes
-    doing that at once race (duplicate tables, a half-migrated database).
+    doing that at once race (duplicate tables, a half-migrated database). An
+    existing ledger in a folder we cannot write is opened without the lock: it
+    cannot be set up from here, and the lock file could not be made there.
     """
     database = _sqlite_file(uri)
-    if database is None:
-        yield
+    if database is None or (database.is_file() and not os.access(database.parent, os.W_OK)):
+        yield  # a ledger in a folder we cannot write (an archive, a read-only mount) cannot be set up here either
         return
     from filelock import FileLock, Timeout
 
@@ -393,6 +395,11 @@ def read_runs(tracking_uri: str | None = None, experiment: str | None = None) ->
 
 def _has_mlflow_tables(database: Path) -> bool:
     """Whether ``database`` is an MLflow SQLite store; opened read-only, so a missing or empty file stays as it is."""
+    if database.is_dir():  # `--tracking-uri sqlite:///ledger-folder` read as "no runs" before
+        raise GreentuneError(
+            f"the ledger {database} is a folder, not a SQLite file; "
+            f"give sqlite:///{database / 'mlflow.db'} or another ledger's file"
+        )
     if not database.is_file() or database.stat().st_size == 0:
         return False
     try:

@@ -124,6 +124,12 @@ def _read(path: Path) -> RunRecord:
 
 def _sync_one(folder: Path, tracking_uri: str | None) -> RunRecord:
     record = _read(folder / RECORD_ARTIFACT)
+    if not all(os.access(path, os.W_OK) for path in (folder, folder / RECORD_ARTIFACT)):
+        # checked first: a record synced but left marked would be written to the ledger again by the next sync
+        raise GreentuneError(
+            "the folder is not writable (read-only?), so it could not be marked synced; "
+            "nothing was written to the ledger: make it writable and sync again"
+        )
     artifacts = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in (PENDING_MARKER, RECORD_ARTIFACT))
     if record.run_id and run_exists(record.run_id, tracking_uri):
         stored = finish_run(record, artifacts, tracking_uri=tracking_uri)

@@ -13,8 +13,9 @@ package) would double count, so they are skipped.
 Wrap-around: a reading smaller than the previous one means the counter
 passed ``max_energy_range_uj``, which is then added to that zone's offset.
 This needs a read at least once per wrap period; the `Meter`'s sampler reads
-every ≤ 100 ms while a package wraps after minutes (2^32 µJ at 250 W is
-17 s; most ranges are far larger). Unlike Zeus, which polls each file in a
+every 100 ms by default (`greentune measure --interval-ms` takes at most 10 s)
+while a package wraps after minutes (2^32 µJ at 250 W is 17 s; most ranges
+are far larger). Unlike Zeus, which polls each file in a
 helper process, we rely on that sampler.
 
 Since 2020 (CVE-2020-8694) ``energy_uj`` is readable by root only on most

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from greentune.ledger import RunRecord
@@ -71,5 +72,6 @@ def badge_svg(badge: Badge) -> str:
 
 
 def markdown_line(badge: Badge, svg_path: str) -> str:
-    """The Markdown image line to paste into a README."""
-    return f"![{LABEL}: {badge.text}]({svg_path})"
+    """The Markdown image line to paste into a README; the path percent-encoded, so a space or a parenthesis
+    in it does not end the link."""
+    return f"![{LABEL}: {badge.text}]({quote(svg_path, safe='/:')})"
