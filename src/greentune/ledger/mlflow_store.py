@@ -87,7 +87,7 @@ def _creation_lock(uri: str) -> Iterator[None]:
     """
     database = _sqlite_file(uri)
     if database is None or (database.is_file() and not os.access(database.parent, os.W_OK)):
-        yield  # a ledger in a folder we cannot write (an archive, a read-only mount) cannot be set up here either
+        yield
         return
     from filelock import FileLock, Timeout
 
