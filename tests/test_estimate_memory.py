@@ -70,6 +70,15 @@ def test_cli_parameter_count_that_is_not_a_positive_number_is_one_line(params: s
     assert str(result.exception) == f"parameters must be a finite number above zero, got {float(params)!r}"
 
 
+def test_cli_a_model_folder_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no" / "such")
+    result = runner.invoke(app, ["estimate", "--memory", "--hardware", "T4", "--model", missing, "--json"])
+    assert result.output == ""
+    assert str(result.exception) == (
+        f"no folder '{missing}'; give a model folder that exists, a Hub name (org/name) or minilm-bert2bert"
+    )
+
+
 def test_static_terms_match_torch_after_an_adamw_step(tmp_path: Path) -> None:
     """Weights, gradients and AdamW states equal, byte for byte, the tensors torch holds after one step
     of a real tiny BART on CPU. Activations are an approximation (Korthikanti et al.'s per-layer formula

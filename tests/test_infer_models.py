@@ -53,6 +53,13 @@ def test_bad_names_are_one_line_errors(tmp_path: Path) -> None:
         resolve_model(str(tmp_path / "weights.bin"))
     with pytest.raises(GreentuneError, match="the model name is empty"):
         resolve_model("  ")
+    # shaped like a path, so never a Hub id (org/name): a folder that is not there, not a Hub lookup
+    for missing in (str(tmp_path / "gone"), "./gone", "~/no-such-greentune-model", "runs/exp/model"):
+        with pytest.raises(GreentuneError) as raised:
+            resolve_model(missing)
+        assert str(raised.value) == (
+            f"no folder '{missing}'; give a model folder that exists, a Hub name (org/name) or minilm-bert2bert"
+        )
 
 
 def test_a_ledger_run_resolves_to_its_saved_model_by_name_or_id(tmp_path: Path) -> None:

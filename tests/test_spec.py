@@ -86,6 +86,20 @@ def test_cross_field_rules() -> None:
         load_spec(None, ["strategies.batch_size=0"])
 
 
+def test_a_model_or_tokenizer_shaped_like_a_path_must_be_a_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "checkpoints" / "best"
+    for key in ("model.name", "model.tokenizer"):
+        with pytest.raises(GreentuneError) as raised:
+            load_spec(None, [f"{key}={missing}"])
+        assert str(raised.value) == (
+            f"spec: {key}: Value error, no folder '{missing}'; give a model folder that exists, "
+            "a Hub name (org/name) or minilm-bert2bert"
+        )
+    missing.mkdir(parents=True)
+    assert load_spec(None, [f"model.name={missing}"]).model.name == str(missing)
+    assert load_spec(None, ["model.name=facebook/bart-base"]).model.name == "facebook/bart-base"
+
+
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(GreentuneError, match="not found"):
         load_spec(tmp_path / "nope.yaml")

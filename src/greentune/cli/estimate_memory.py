@@ -21,12 +21,16 @@ def model_shape(model: str | None, params: float | None) -> ModelShape:
     a bare parameter count gives a shape without layers (no activations)."""
     from greentune.carbon.memory import ModelShape, shape_from_config
     from greentune.carbon.tables import require_positive
+    from greentune.finetune.spec import missing_model_folder
 
     count = None if params is None else int(require_positive("parameters", params, ""))
     if model is None:
         if count is None:
             raise GreentuneError("--memory needs --model NAME (built-in, Hub or folder) or --params N")
         return ModelShape(parameters=count, hidden=1, heads=1, encoder_layers=0, decoder_layers=0, vocab=0)
+    problem = missing_model_folder(model)
+    if problem is not None:
+        raise GreentuneError(problem)
     import torch
     import transformers
 

@@ -57,6 +57,18 @@ class _Config(BaseModel):
         return value
 
 
+def missing_model_folder(name: str) -> str | None:
+    """Why ``name`` cannot be a model, when it is shaped like a path and no folder is there; else None.
+
+    A Hub id is ``name`` or ``org/name``, so a name that starts with ``/``, ``.`` or ``~`` or holds two
+    slashes can only be a folder: a missing one would otherwise reach the Hub client, which refuses it as a
+    badly formed repo id (or, for ``org/name``-shaped typos, retries the network for half a minute offline).
+    """
+    if not (name.startswith(("/", ".", "~")) or name.count("/") > 1) or Path(name).expanduser().is_dir():
+        return None
+    return f"no folder '{name}'; give a model folder that exists, a Hub name (org/name) or {BUILTIN_MODEL}"
+
+
 def _takes_bool(annotation: Any) -> bool:
     if annotation is bool or annotation is Any:
         return True
@@ -72,6 +84,15 @@ class ModelConfig(_Config):
     random_init: bool = Field(False, description="build the architecture from its config, without pretrained weights")
     config_overrides: dict[str, Any] = Field(default_factory=dict, description="applied to the model config")
     tokenizer: str | None = Field(None, description="tokenizer name or path when it differs from the model's")
+
+    @field_validator("name", "tokenizer")
+    @classmethod
+    def _folder_exists(cls, value: str | None) -> str | None:
+        """A path-shaped name is a folder that must be there (see `missing_model_folder`)."""
+        problem = None if value is None else missing_model_folder(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("config_overrides")
     @classmethod

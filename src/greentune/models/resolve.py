@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from greentune.errors import GreentuneError
-from greentune.finetune.spec import BUILTIN_MODEL
+from greentune.finetune.spec import BUILTIN_MODEL, missing_model_folder
 
 SAVED_MODEL_DIR = "model"
 
@@ -50,6 +50,9 @@ def resolve_model(name: str, tracking_uri: str | None = None) -> ResolvedModel:
         return ResolvedModel(name, str(path.resolve()), ModelSourceKind.FOLDER)
     if path.exists():
         raise GreentuneError(f"'{name}' is a file; give a model folder, a ledger run, a Hub name or minilm-bert2bert")
+    problem = missing_model_folder(name)
+    if problem is not None:
+        raise GreentuneError(problem)
     from_run = _ledger_run(name, tracking_uri)
     return from_run or ResolvedModel(name, name, ModelSourceKind.HUB)
 
