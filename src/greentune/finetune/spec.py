@@ -62,7 +62,7 @@ def missing_model_folder(name: str) -> str | None:
 
     A Hub id is ``name`` or ``org/name``, so a name that starts with ``/``, ``.`` or ``~`` or holds two
     slashes can only be a folder: a missing one would otherwise reach the Hub client, which refuses it as a
-    badly formed repo id (or, for ``org/name``-shaped typos, retries the network for half a minute offline).
+    badly formed repo id once torch and transformers have loaded.
     """
     if not (name.startswith(("/", ".", "~")) or name.count("/") > 1) or Path(name).expanduser().is_dir():
         return None
