@@ -101,6 +101,31 @@ def test_carbon_aware_options_without_carbon_aware_are_refused(tmp_path: Path) -
     assert not (tmp_path / "greentune-runs").exists()
 
 
+def test_ctrl_c_while_a_carbon_aware_run_waits_for_its_start_says_interrupted(tmp_path: Path) -> None:
+    import signal
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    rows = ["timestamp,intensity_gco2eq_per_kwh,kind,source"]
+    rows += [f"{hour + timedelta(hours=h)},{50 if h == 3 else 500},average,hand-made" for h in range(30)]
+    (tmp_path / "series.csv").write_text("\n".join(rows) + "\n")  # the cleanest hour is 3 h away
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))
+    plan = ["--carbon-aware", "fs", "--source", "csv:series.csv", "--region", "DE", "--expected-duration", "1h"]
+    waiting = subprocess.Popen(
+        [sys.executable, "-c", "from greentune.cli.app import main; main()", "run", str(spec), *plan],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stdout is not None and waiting.stdout.readline().startswith("Flexible Start on hand-made")
+    waiting.send_signal(signal.SIGINT)
+    _, stderr = waiting.communicate(timeout=120)
+    assert (waiting.returncode, stderr) == (130, "interrupted\n")  # it was silent
+
+
 def test_demo_refuses_an_unwritable_report_path_before_training(tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("")

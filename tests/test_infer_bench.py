@@ -118,3 +118,34 @@ def test_a_folder_without_config_is_a_one_line_error(
         stderr.strip()
         == f"error: folder '{tmp_path / 'empty'}' holds no config.json; give a folder written by save_pretrained"
     )
+
+
+def test_a_broken_ledger_is_refused_before_any_configuration_runs(
+    tiny_bart: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    (ledger / "mlflow.db").write_bytes(b"this is not a database" * 100)
+    uri = f"sqlite:///{ledger / 'mlflow.db'}"
+    args = ["bench-infer", tiny_bart, "--samples", "2", "--batch-size", "2", "--backend", "eager"]
+    args += ["--tracking-uri", uri]
+    code, stderr = greentune_here(args, tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert stderr.strip() == (
+        f"error: cannot open or write the ledger at {uri} (DatabaseError: file is not a database); "
+        "give a working tracking URI like sqlite:///path/mlflow.db or http://host:5000"
+    )
+    assert not (ledger / "runs").exists()  # nothing was measured, only to be lost
+
+
+def test_a_file_in_place_of_the_ledger_folder_is_one_line(
+    tiny_bart: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "blocker").write_text("")
+    uri = f"sqlite:///{tmp_path / 'blocker' / 'mlflow.db'}"
+    args = ["bench-infer", tiny_bart, "--samples", "2", "--backend", "eager", "--no-record", "--tracking-uri", uri]
+    code, stderr = greentune_here(args, tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert stderr.startswith(f"error: cannot create the folder {tmp_path / 'blocker' / 'runs'}/")
+    assert stderr.strip().endswith(": Not a directory; free space or choose a writable ledger location")
+    assert len(stderr.strip().splitlines()) == 1

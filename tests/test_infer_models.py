@@ -62,6 +62,16 @@ def test_bad_names_are_one_line_errors(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.parametrize("name", ["./nope-model", "/no/such/model", "runs/a/model", "~/models/nope"])
+def test_a_path_that_does_not_exist_is_called_missing_not_a_bad_hub_name(name: str, tmp_path: Path) -> None:
+    with pytest.raises(GreentuneError) as missing:
+        resolve_model(name, f"sqlite:///{tmp_path / 'none' / 'mlflow.db'}")
+    assert str(missing.value) == (
+        f"'{name}' does not exist: no such folder, ledger run or Hub name; "
+        "give a model folder, a ledger run, a Hub name or minilm-bert2bert"
+    )
+
+
 def test_a_ledger_run_resolves_to_its_saved_model_by_name_or_id(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'ledger' / 'mlflow.db'}"
     with_model = tmp_path / "runs" / "a"

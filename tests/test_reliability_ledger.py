@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from greentune.errors import GreentuneError
-from greentune.ledger import RunStatus, read_runs
+from greentune.ledger import RunStatus, check_ledger, read_runs, write_run
 from greentune.ledger.lost import STALE_AFTER_S, settle_lost
 from test_ledger import make_record
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
@@ -152,6 +153,34 @@ def test_a_corrupt_ledger_fails_before_any_model_loads(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: cannot open or write the ledger at sqlite:///")
     assert "file is not a database" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (ledger / "runs").exists()  # no run folder: nothing was loaded or trained
+
+
+def _set_up_killed_after_a_migration_adds_a_column(uri: str) -> None:
+    """`check_ledger` on a new file, killed (as by power loss) right after a migration's ALTER TABLE, before the
+    migration is recorded as done: the instant Ctrl-C or a kill hits most often in seconds of migrations."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def kill(connection: object, cursor: object, statement: str, *args: object) -> None:
+        if "ADD COLUMN" in statement.upper():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    event.listen(Engine, "after_cursor_execute", kill)
+    check_ledger(uri)
+
+
+def test_a_new_ledger_whose_set_up_is_killed_halfway_is_set_up_afresh_by_the_next_run(tmp_path: Path) -> None:
+    # a half-migrated ledger was refused by every later run ("duplicate column name: deleted_time")
+    uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
+    setting_up = multiprocessing.get_context("fork").Process(
+        target=_set_up_killed_after_a_migration_adds_a_column, args=(uri,)
+    )
+    setting_up.start()
+    setting_up.join()
+    assert setting_up.exitcode == -signal.SIGKILL
+    assert check_ledger(uri) == uri
+    write_run(make_record(run_name="after", experiment="killed-set-up"), tracking_uri=uri)
+    assert [record.run_name for record in read_runs(uri)] == ["after"]
 
 
 def test_reading_an_empty_ledger_file_leaves_it_empty(tmp_path: Path) -> None:

@@ -64,3 +64,30 @@ def test_names_with_control_characters_are_refused(name: str) -> None:
         validate_spec({"ledger": {"run_name": name}})
     with pytest.raises(GreentuneError, match="must be printable text on one line"):
         validate_spec({"ledger": {"experiment": name}})
+
+
+def test_a_sweep_file_and_its_base_spec_are_read_as_a_spec_is(tmp_path: Path) -> None:
+    from greentune.sweep.spec import load_sweep
+
+    space = "space: {train.learning_rate: {choice: [0.001]}}\n"
+    bomb = tmp_path / "sweep-bomb.yaml"
+    bomb.write_text(f"name: bomb\nbase:{ALIAS_BOMB.replace(chr(10), chr(10) + '  ')}\n{space}")
+    with pytest.raises(GreentuneError, match=r"YAML aliases \(\*name\) are not allowed"):
+        load_sweep(bomb)
+    (tmp_path / "base-bomb.yaml").write_text(ALIAS_BOMB)
+    (tmp_path / "sweep-base-bomb.yaml").write_text(f"base: base-bomb.yaml\n{space}")
+    with pytest.raises(GreentuneError, match=r"YAML aliases \(\*name\) are not allowed"):
+        load_sweep(tmp_path / "sweep-base-bomb.yaml")
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * (MAX_SPEC_BYTES // 10 + 1))
+    (tmp_path / "sweep-big.yaml").write_text(f"base: big.yaml\n{space}")
+    with pytest.raises(GreentuneError, match=f"is {big.stat().st_size} bytes; a spec may be at most 1000000 bytes"):
+        load_sweep(tmp_path / "sweep-big.yaml")
+    (tmp_path / "binary.yaml").write_bytes(b"\x9a\xff\x00")
+    (tmp_path / "sweep-binary.yaml").write_text(f"base: binary.yaml\n{space}")
+    with pytest.raises(GreentuneError) as binary:
+        load_sweep(tmp_path / "sweep-binary.yaml")
+    assert str(binary.value) == (
+        f"{tmp_path / 'binary.yaml'} is not valid YAML "
+        "('utf-8' codec can't decode byte 0x9a in position 0: invalid start byte); fix the file"
+    )

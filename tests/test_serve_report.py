@@ -1,12 +1,17 @@
-"""The session record built from a serving session's totals, and the report's serving section."""
+"""The session record built from a serving session's totals, a ledger that could not keep it, the report's serving section."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import greentune
 from greentune.carbon import resolve_site
 from greentune.infer import GenerationSettings
 from greentune.ledger import RunKind, RunRecord
@@ -95,3 +100,29 @@ def test_html_report_has_the_serving_table(tmp_path: Path) -> None:
     table = html[html.index('<table id="serving">') : html.index("</table>", html.index('<table id="serving">'))]
     assert table.count("<tr>") == 2  # the header and session-1
     assert "session-1" in table and "23 requests" in table and "ft-run (10.0 gCO2eq)" in table
+
+
+def test_a_broken_ledger_is_refused_before_serving_not_when_the_session_ends(tmp_path: Path) -> None:
+    # the session's record is written at shutdown: a ledger that cannot take it would lose hours of serving
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    (ledger / "mlflow.db").write_bytes(b"this is not a database" * 100)
+    uri = f"sqlite:///{ledger / 'mlflow.db'}"
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from greentune.cli.app import main; main()", "serve", "minilm-bert2bert"]
+    result = subprocess.run(
+        [*command, "--port", str(port), "--tracking-uri", uri],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,  # before the fix: it loaded the model and served until killed
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(greentune.__file__).parents[1])},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: cannot open or write the ledger at {uri} (DatabaseError: file is not a database); "
+        "give a working tracking URI like sqlite:///path/mlflow.db or http://host:5000"
+    )
+    assert not (ledger / "serve").exists()

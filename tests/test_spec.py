@@ -109,6 +109,20 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_spec(bad)
 
 
+def test_a_folder_given_as_the_spec_is_called_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(GreentuneError) as folder:
+        load_spec(tmp_path)
+    assert str(folder.value) == f"{tmp_path} is a folder; give the path of a YAML file"
+
+
+@pytest.mark.parametrize("override", [".=1", "train..epochs=1", "train.=1", ".train=1"])
+def test_a_set_key_with_an_empty_part_is_refused(override: str) -> None:
+    with pytest.raises(GreentuneError) as refused:
+        load_spec(None, [override])
+    key = override.partition("=")[0]
+    assert str(refused.value) == f"--set {key}: a dotted key has an empty part; e.g. strategies.precision=bf16"
+
+
 def test_flatten_gives_dotted_string_params() -> None:
     flat = flatten(ExperimentSpec())
     assert flat["strategies.precision"] == "fp32"

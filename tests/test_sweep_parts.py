@@ -167,6 +167,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert bad_option.exit_code == 2 and "hyperband" in bad_option.output
 
 
+def test_a_folder_as_the_sweep_file_or_its_base_is_called_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(GreentuneError) as sweep_folder:
+        load_sweep(tmp_path)
+    assert str(sweep_folder.value) == f"{tmp_path} is a folder; give the path of a YAML file"
+    (tmp_path / "base").mkdir()
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("base: base\nspace: {train.learning_rate: {choice: [0.001]}}\n")
+    with pytest.raises(GreentuneError) as base_folder:
+        load_sweep(sweep_file)
+    assert str(base_folder.value) == f"{tmp_path / 'base'} is a folder; give the path of a YAML file"
+
+
 # --- budget -------------------------------------------------------------------------------------
 
 

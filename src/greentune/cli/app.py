@@ -87,7 +87,8 @@ def _require_working_dir() -> None:
 
 
 def main() -> None:
-    """Run the CLI. User errors (ours and click's usage errors) become one red line and exit code 2."""
+    """Run the CLI. User errors (ours and click's usage errors) become one red line and exit code 2; Ctrl-C says
+    `interrupted` and exits 130."""
     if len(sys.argv) > 1 and sys.argv[1] == "measure":
         from greentune.cli.measure_core import fast_main, parse_fast
 
@@ -117,8 +118,9 @@ def main() -> None:
         console.print(f"[red]error:[/red] {escape(error.format_message())}{escape(hint)}", highlight=False)
         sys.exit(error.exit_code)
     except (abort, KeyboardInterrupt):
+        exit_code = 130
+    if exit_code == 130:  # Typer turns Ctrl-C inside a command into a silent exit code 130
         console.print("[yellow]interrupted[/yellow]")
-        sys.exit(130)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
 
 

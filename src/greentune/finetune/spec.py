@@ -400,22 +400,33 @@ def load_spec(path: Path | None, overrides: list[str] | None = None) -> Experime
     """Read a YAML spec (None: all defaults), apply `key=value` overrides, validate."""
     raw: dict[str, Any] = {}
     if path is not None:
-        if not path.is_file():
+        if not path.exists():
             raise GreentuneError(f"spec file {path} not found; give the path of a YAML spec")
-        try:
-            size = path.stat().st_size
-            if size > MAX_SPEC_BYTES:
-                raise GreentuneError(f"spec file {path} is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")
-            raw = _load_yaml(path.read_text(encoding="utf-8")) or {}
-        except OSError as error:
-            raise GreentuneError(f"cannot read spec file {path}: {error.strerror}") from None
-        except (UnicodeDecodeError, yaml.YAMLError) as error:
-            raise GreentuneError(f"{path} is not valid YAML ({str(error).splitlines()[0]}); fix the file") from None
-        if not isinstance(raw, dict):
-            raise GreentuneError(f"{path} must hold a mapping of sections (model, data, strategies, ...)")
+        raw = read_yaml_mapping(path, "model, data, strategies, ...")
     for override in overrides or []:
         raw = apply_override(raw, override)
     return validate_spec(raw, origin=str(path) if path else "spec")
+
+
+def read_yaml_mapping(path: Path, sections: str) -> dict[str, Any]:
+    """The mapping a spec or sweep YAML file holds ({} when empty): at most MAX_SPEC_BYTES, no aliases.
+
+    Any problem (a folder, unreadable, not UTF-8 YAML, not a mapping of `sections`) is one GreentuneError line.
+    """
+    if path.is_dir():
+        raise GreentuneError(f"{path} is a folder; give the path of a YAML file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise GreentuneError(f"{path} is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")
+        raw = _load_yaml(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise GreentuneError(f"cannot read {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise GreentuneError(f"{path} is not valid YAML ({str(error).splitlines()[0]}); fix the file") from None
+    if not isinstance(raw, dict):
+        raise GreentuneError(f"{path} must hold a mapping of sections ({sections})")
+    return raw
 
 
 def validate_spec(raw: dict[str, Any], origin: str = "spec") -> ExperimentSpec:
@@ -446,9 +457,11 @@ def apply_override(raw: dict[str, Any], override: str) -> dict[str, Any]:
         value = _load_yaml(text) if text.strip() else None
     except yaml.YAMLError:  # e.g. '[' or '@org/model': validation then says what the key expects
         value = text
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise GreentuneError(f"--set {key}: a dotted key has an empty part; e.g. strategies.precision=bf16")
     updated = _deep_copy(raw)
     node = updated
-    parts = key.strip().split(".")
     for part in parts[:-1]:
         child = node.get(part)
         if child is None:

@@ -27,6 +27,7 @@ from greentune.infer.recommend import JOULES_PER_KWH, Recommendation, recommend
 from greentune.infer.rows import BenchConfig, BenchRow, Split
 from greentune.infer.summarizer import Backend, GenerationSettings, Precision, UnsupportedConfiguration, load_summarizer
 from greentune.meter import Scope
+from greentune.paths import make_owned_dir
 
 # what the grid tries per backend and device kind when no precision is named; the first is the backend's default
 GRID_PRECISIONS: dict[Backend, dict[str, tuple[Precision, ...]]] = {
@@ -138,16 +139,20 @@ def plan_grid(request: BenchRequest) -> list[BenchConfig]:
 def run_bench(request: BenchRequest, progress: Progress | None = None) -> BenchResult:
     """Run the grid; returns the rows and the recommendation (records written to the ledger as it goes)."""
     from greentune.carbon import resolve_site
+    from greentune.ledger import check_ledger
     from greentune.meter import Meter
     from greentune.models import resolve_model
 
     grid = plan_grid(request)
     model = resolve_model(request.model, request.tracking_uri).location  # a bad name fails before data or meter
     site = resolve_site(request.location, pue=request.pue, sku=request.sku, prices=request.prices)
+    if request.record:
+        check_ledger(request.tracking_uri)  # a broken ledger fails now, not after the first configuration
     sources, references = _load_data(request)
     started = datetime.now(UTC)
-    artifact_dir = request.runs_dir / "runs" / f"{started:%Y%m%dT%H%M%S}-bench-infer-{uuid.uuid4().hex[:6]}"
-    artifact_dir.mkdir(parents=True)
+    artifact_dir = make_owned_dir(
+        request.runs_dir / "runs" / f"{started:%Y%m%dT%H%M%S}-bench-infer-{uuid.uuid4().hex[:6]}"
+    )
     rows: list[BenchRow] = []
     outputs: dict[BenchConfig, list[str]] = {}
     with Meter(log_path=artifact_dir / "meter.jsonl", scope=request.meter_scope) as meter:

@@ -108,10 +108,27 @@ def _client(tracking_uri: str | None) -> tuple[Any, str]:
 
     _quiet_mlflow()  # importing mlflow sets its loggers back to INFO ("Creating initial MLflow database tables...")
     uri = tracking_uri or default_tracking_uri()
-    if _sqlite_file(uri) is not None:
+    database = _sqlite_file(uri)
+    if database is not None:
         _import_sqlite_store()
     with _ledger_errors(uri), _creation_lock(uri):
+        if database is not None and (not database.exists() or database.stat().st_size == 0):
+            _retrying(_create_sqlite_store, database, uri)
         return _retrying(MlflowClient, tracking_uri=uri), uri
+
+
+def _create_sqlite_store(database: Path, uri: str) -> None:
+    """Set up MLflow's schema in `<db>.creating`, then move the file into place (under the creation lock).
+
+    The set-up runs dozens of migrations, seconds on a busy machine; Ctrl-C or a kill in them must leave
+    no half-migrated ledger, which every later run would refuse.
+    """
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    staging = database.with_name(f"{database.name}.creating")
+    staging.unlink(missing_ok=True)  # left by a set-up that was killed
+    SqlAlchemyStore(f"sqlite:///{staging}", _artifact_location(uri)).engine.dispose()
+    os.replace(staging, database)
 
 
 def _import_sqlite_store() -> None:

@@ -54,7 +54,23 @@ def resolve_model(name: str, tracking_uri: str | None = None) -> ResolvedModel:
     if problem is not None:
         raise GreentuneError(problem)
     from_run = _ledger_run(name, tracking_uri)
-    return from_run or ResolvedModel(name, name, ModelSourceKind.HUB)
+    if from_run is not None:
+        return from_run
+    _check_hub_name(name)
+    return ResolvedModel(name, name, ModelSourceKind.HUB)
+
+
+def _check_hub_name(name: str) -> None:
+    """A name that is no folder, no ledger run and no possible Hub repository id (`./nope`) is a missing path."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise GreentuneError(
+            f"'{name}' does not exist: no such folder, ledger run or Hub name; "
+            "give a model folder, a ledger run, a Hub name or minilm-bert2bert"
+        ) from None
 
 
 def _ledger_run(name: str, tracking_uri: str | None) -> ResolvedModel | None:

@@ -12,11 +12,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from greentune.errors import GreentuneError
-from greentune.finetune.spec import ExperimentSpec, apply_override, describe_validation_error, validate_spec
+from greentune.finetune.spec import (
+    ExperimentSpec,
+    apply_override,
+    describe_validation_error,
+    read_yaml_mapping,
+    validate_spec,
+)
 from greentune.sweep.kinds import Metric, SchedulerKind, SearchAlgorithm
 
 
@@ -164,20 +169,15 @@ def load_sweep(path: Path, overrides: dict[str, Any] | None = None) -> SweepSpec
 
     `overrides` replace top-level sections' keys, e.g. {"search.num_samples": 8} from command-line options.
     """
-    if not path.is_file():
+    if not path.exists():
         raise GreentuneError(f"sweep file {path} not found; give the path of a sweep YAML (see examples/)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise GreentuneError(f"cannot read sweep file {path}: {str(error).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise GreentuneError(f"{path} must hold a mapping (name, base, space, search, scheduler, budget)")
+    raw = read_yaml_mapping(path, "name, base, space, search, scheduler, budget")
     base = raw.get("base")
     if isinstance(base, str):
         base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
-        if not base_path.is_file():
+        if not base_path.exists():
             raise GreentuneError(f"{path}: base spec {base_path} not found")
-        raw["base"] = yaml.safe_load(base_path.read_text(encoding="utf-8")) or {}
+        raw["base"] = read_yaml_mapping(base_path, "model, data, strategies, ...")
     for dotted, value in (overrides or {}).items():
         if value is not None:
             raw = _set(raw, dotted, value)
