@@ -75,7 +75,8 @@ def test_cli_a_model_folder_that_is_not_there_is_one_line(tmp_path: Path) -> Non
     result = runner.invoke(app, ["estimate", "--memory", "--hardware", "T4", "--model", missing, "--json"])
     assert result.output == ""
     assert str(result.exception) == (
-        f"no folder '{missing}'; give a model folder that exists, a Hub name (org/name) or minilm-bert2bert"
+        f"no folder '{missing}', and no Hub name is written so; give a model folder that exists, a Hub name "
+        "(org/name) or minilm-bert2bert"
     )
 
 

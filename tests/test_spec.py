@@ -92,8 +92,8 @@ def test_a_model_or_tokenizer_shaped_like_a_path_must_be_a_folder(tmp_path: Path
         with pytest.raises(GreentuneError) as raised:
             load_spec(None, [f"{key}={missing}"])
         assert str(raised.value) == (
-            f"spec: {key}: Value error, no folder '{missing}'; give a model folder that exists, "
-            "a Hub name (org/name) or minilm-bert2bert"
+            f"spec: {key}: Value error, no folder '{missing}', and no Hub name is written so; give a model folder "
+            "that exists, a Hub name (org/name) or minilm-bert2bert"
         )
     missing.mkdir(parents=True)
     assert load_spec(None, [f"model.name={missing}"]).model.name == str(missing)

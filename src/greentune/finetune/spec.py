@@ -58,15 +58,23 @@ class _Config(BaseModel):
 
 
 def missing_model_folder(name: str) -> str | None:
-    """Why ``name`` cannot be a model, when it is shaped like a path and no folder is there; else None.
+    """Why ``name`` cannot be a model: it is no folder and cannot be a Hub id (``./x``, ``/x``, ``a/b/c``); else None.
 
-    A Hub id is ``name`` or ``org/name``, so a name that starts with ``/``, ``.`` or ``~`` or holds two
-    slashes can only be a folder: a missing one would otherwise reach the Hub client, which refuses it as a
-    badly formed repo id once torch and transformers have loaded.
+    Such a name would otherwise reach the Hub client, which refuses it as a badly formed repo id once torch
+    and transformers have loaded. The Hub's own rule decides (`huggingface_hub`'s `validate_repo_id`).
     """
-    if not (name.startswith(("/", ".", "~")) or name.count("/") > 1) or Path(name).expanduser().is_dir():
+    if name == BUILTIN_MODEL or Path(name).expanduser().is_dir():
         return None
-    return f"no folder '{name}'; give a model folder that exists, a Hub name (org/name) or {BUILTIN_MODEL}"
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return (
+            f"no folder '{name}', and no Hub name is written so; "
+            f"give a model folder that exists, a Hub name (org/name) or {BUILTIN_MODEL}"
+        )
+    return None
 
 
 def _takes_bool(annotation: Any) -> bool:
@@ -88,7 +96,7 @@ class ModelConfig(_Config):
     @field_validator("name", "tokenizer")
     @classmethod
     def _folder_exists(cls, value: str | None) -> str | None:
-        """A path-shaped name is a folder that must be there (see `missing_model_folder`)."""
+        """A name that cannot be a Hub id is a folder that must be there (see `missing_model_folder`)."""
         problem = None if value is None else missing_model_folder(value)
         if problem is not None:
             raise ValueError(problem)

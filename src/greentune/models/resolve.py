@@ -50,27 +50,13 @@ def resolve_model(name: str, tracking_uri: str | None = None) -> ResolvedModel:
         return ResolvedModel(name, str(path.resolve()), ModelSourceKind.FOLDER)
     if path.exists():
         raise GreentuneError(f"'{name}' is a file; give a model folder, a ledger run, a Hub name or minilm-bert2bert")
-    problem = missing_model_folder(name)
-    if problem is not None:
-        raise GreentuneError(problem)
     from_run = _ledger_run(name, tracking_uri)
     if from_run is not None:
         return from_run
-    _check_hub_name(name)
+    problem = missing_model_folder(name)
+    if problem is not None:
+        raise GreentuneError(problem)
     return ResolvedModel(name, name, ModelSourceKind.HUB)
-
-
-def _check_hub_name(name: str) -> None:
-    """A name that is no folder, no ledger run and no possible Hub repository id (`./nope`) is a missing path."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        raise GreentuneError(
-            f"'{name}' does not exist: no such folder, ledger run or Hub name; "
-            "give a model folder, a ledger run, a Hub name or minilm-bert2bert"
-        ) from None
 
 
 def _ledger_run(name: str, tracking_uri: str | None) -> ResolvedModel | None:
