@@ -9,6 +9,10 @@ the long timeouts.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from typer.testing import CliRunner
 
 from greentune.cli.app import app
 from greentune.ledger import RunKind, TrialStatus, read_runs
+from greentune.sweep.interrupt import TUNE_SWITCH
 from greentune.sweep.spec import validate_sweep
 from greentune.sweep.tune import SweepRequest, init_ray, run_sweep
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
@@ -112,3 +117,35 @@ def test_a_failing_trial_is_recorded_and_the_budget_stops_the_sweep(tmp_path: Pa
     )
     assert footprint.wasted_kwh == pytest.approx(sum(r.energy_kwh for r in children), rel=1e-12)
     assert "1 trial(s) failed; the sweep went on" in parent.notes
+
+
+@pytest.mark.timeout(1500)
+def test_ctrl_c_stops_the_trials_and_records_the_sweep_killed(tmp_path: Path) -> None:
+    # Ray Tune's own SIGINT handler ended the search as if it were complete: the sweep was recorded FINISHED.
+    runs = tmp_path / "ledger" / "runs"
+
+    def press_ctrl_c_once_the_first_trial_runs() -> None:  # the Tuner runs then, with a trial still to come
+        deadline = time.monotonic() + 1200
+        while time.monotonic() < deadline and not any(runs.glob("*/meter.jsonl")):
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sweep = validate_sweep(
+        {
+            "name": "interrupted",
+            "base": _base(tmp_path, "ctrl-c"),
+            "space": {"train.learning_rate": {"grid": [1e-3, 1e-4]}},
+            "search": {"algorithm": "grid", "num_samples": 1, "max_concurrent": 1},
+        }
+    )
+    threading.Thread(target=press_ctrl_c_once_the_first_trial_runs, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(SweepRequest(sweep=sweep))
+
+    records = read_runs(tracking_uri=tiny_tracking_uri(tmp_path), experiment="ctrl-c")
+    [parent] = [r for r in records if r.kind is RunKind.SWEEP]
+    assert parent.status == "KILLED"
+    assert "interrupted by the user; trials recorded up to that point" in parent.notes
+    [trial] = [r for r in records if r.kind is RunKind.TRAIN]  # the second trial was never started
+    assert trial.trial is not None and trial.trial.status is TrialStatus.STOPPED and trial.status == "KILLED"
+    assert os.environ.get(TUNE_SWITCH) is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler

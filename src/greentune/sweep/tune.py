@@ -8,7 +8,7 @@ Tune's variant generator; Optuna TPE) and scheduler (FIFO, ASHA, PBT) — each
 scheduler extended by `_Budgeted`, which stops trials when the budget is
 reached, launches none whose projected cost passes it, and tells the trials
 why they were stopped — then reads the trials' records back and writes the
-parent with the search's footprint. Importing this module imports Ray (the
+parent with the search's footprint (KILLED after Ctrl-C: `interrupt`). Importing this module imports Ray (the
 CLI imports it only inside `greentune sweep`).
 """
 
@@ -38,6 +38,7 @@ from greentune.ledger import (
 from greentune.paths import home_for, make_owned_dir, slug
 from greentune.sweep.budget import BudgetGate, Cost, Limits
 from greentune.sweep.footprint import CounterPoint, FootprintRequest, Interval, idle_between, sweep_footprint
+from greentune.sweep.interrupt import UserInterrupt
 from greentune.sweep.spec import Distribution, SchedulerKind, SearchAlgorithm, SweepSpec
 from greentune.sweep.trial import (
     COORDINATOR_PREFIX,
@@ -93,6 +94,8 @@ def run_sweep(request: SweepRequest) -> RunRecord:
         if outcome.errors:
             notes.append(f"{outcome.errors} trial(s) failed; the sweep went on")
         _record_paused_exploits(outcome.paused_exploits, tracking_uri, experiment, parent_id)
+        if outcome.interrupted:
+            raise KeyboardInterrupt  # recorded below as any Ctrl-C is; the CLI says "interrupted", exit 130
     except KeyboardInterrupt:
         status = "KILLED"
         notes.append("interrupted by the user; trials recorded up to that point")
@@ -199,6 +202,7 @@ def _start_meter(sweep_dir: Path, scope: Any) -> Any:
 class _FitOutcome:
     errors: int  # trials that ended in an error
     paused_exploits: list[PausedExploit]
+    interrupted: bool  # the user pressed Ctrl-C: Tune stopped the trials early
 
 
 def _fit(
@@ -207,6 +211,7 @@ def _fit(
     """Run the Tuner; returns how many trials ended in an error and PBT's exploits of paused trials."""
     metric = sweep.scheduler.metric
     scheduler = _scheduler(sweep, gate, coordinator)
+    interrupt = UserInterrupt()
     trainable = tune.with_resources(
         cooperative_trainable(setup), {"cpu": sweep.resources.cpus, "gpu": sweep.resources.gpus}
     )
@@ -229,17 +234,19 @@ def _fit(
             name="ray",
             storage_path=str(sweep_dir),
             verbose=0,
+            stop=interrupt,
             callbacks=[_ProgressCallback(progress, sweep.trial_count(), sweep.name)] if progress is not None else [],
         ),
     )
     try:
-        tuner.fit()  # the scheduler counts failed trials; the records hold the rest
+        with interrupt.catching():
+            tuner.fit()  # the scheduler counts failed trials; the records hold the rest
     except RuntimeError as error:
         # Tune builds its ResultGrid after every trial has ended, and cannot for a trial the budget stopped
         # before it was launched (it has no folder); the sweep itself is complete then
         if "trial_dir_name" not in str(error):
             raise
-    return _FitOutcome(scheduler.errors, list(scheduler.paused_exploits))
+    return _FitOutcome(scheduler.errors, list(scheduler.paused_exploits), interrupt.requested)
 
 
 def _record_paused_exploits(exploits: list[PausedExploit], tracking_uri: str, experiment: str, parent_id: str) -> None:
