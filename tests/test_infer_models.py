@@ -9,6 +9,7 @@ import pytest
 from greentune.errors import GreentuneError
 from greentune.ledger import RunKind, RunRecord, write_run
 from greentune.models import ModelSourceKind, resolve_model
+from greentune.serve.model import ServedModel, resolve_served_model
 
 
 def record(run_name: str, artifact_dir: Path) -> RunRecord:
@@ -75,7 +76,7 @@ def test_a_ledger_run_resolves_to_its_saved_model_by_name_or_id(tmp_path: Path) 
     write_run(record("weightless", tmp_path / "runs" / "b"), tracking_uri=uri)
 
     by_name = resolve_model("tuned", uri)
-    assert (by_name.kind, by_name.location, by_name.run_id) == (
+    assert (by_name.kind, by_name.location, by_name.run and by_name.run.run_id) == (
         ModelSourceKind.LEDGER_RUN,
         str(with_model / "model"),
         stored.run_id,
@@ -83,3 +84,18 @@ def test_a_ledger_run_resolves_to_its_saved_model_by_name_or_id(tmp_path: Path) 
     assert resolve_model(stored.run_id, uri).location == str(with_model / "model")
     with pytest.raises(GreentuneError, match="ledger run 'weightless' has no saved model in .*runs/b/model"):
         resolve_model("weightless", uri)
+
+
+def test_serve_takes_a_ledger_runs_saved_model_with_its_generation_settings(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'ledger' / 'mlflow.db'}"
+    artifacts = tmp_path / "runs" / "a"
+    (artifacts / "model").mkdir(parents=True)
+    (artifacts / "model" / "config.json").write_text("{}")
+    tuned = record("tuned", artifacts).model_copy(update={"spec": {"generate": {"num_beams": 4, "max_new_tokens": 20}}})
+    write_run(tuned, tracking_uri=uri)
+    assert resolve_served_model("tuned", uri) == ServedModel(
+        source=str(artifacts / "model"), label="tuned", run_name="tuned", num_beams=4, max_new_tokens=20
+    )
+    assert resolve_served_model("facebook/bart-large-cnn", uri) == ServedModel(
+        source="facebook/bart-large-cnn", label="facebook/bart-large-cnn"
+    )

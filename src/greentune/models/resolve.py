@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from greentune.errors import GreentuneError
 from greentune.finetune.spec import BUILTIN_MODEL, missing_model_folder
+
+if TYPE_CHECKING:
+    from greentune.ledger import RunRecord
 
 SAVED_MODEL_DIR = "model"
 
@@ -29,12 +33,13 @@ class ModelSourceKind(StrEnum):
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A model name and what to load: `location` is the built-in name, a folder path or a Hub name."""
+    """A model name and what to load: `location` is the built-in name, a folder path or a Hub name; `run`, the
+    ledger run whose saved model it is."""
 
     name: str
     location: str
     kind: ModelSourceKind
-    run_id: str | None = None
+    run: RunRecord | None = None
 
 
 def resolve_model(name: str, tracking_uri: str | None = None) -> ResolvedModel:
@@ -78,4 +83,4 @@ def _ledger_run(name: str, tracking_uri: str | None) -> ResolvedModel | None:
             f"ledger run '{name}' has no saved model in {saved} (fine-tuning runs do not save weights there yet); "
             "pass a model folder, a Hub name or minilm-bert2bert"
         )
-    return ResolvedModel(name, str(saved), ModelSourceKind.LEDGER_RUN, run_id=record.run_id)
+    return ResolvedModel(name, str(saved), ModelSourceKind.LEDGER_RUN, run=record)

@@ -1,21 +1,15 @@
 """What `greentune serve MODEL` serves: a ledger run's saved model, a local folder, a Hub name or the built-in.
 
-A run name found in the ledger serves the model saved in that run's artifact
-folder (``<artifact_dir>/model/``, a transformers folder with config.json) with
-the run's generation settings as defaults. The fine-tuning runner does not
-save the weights there today, so such a run is refused with a one-line error
-that says what to serve instead.
+The name is resolved as every command resolves one (`greentune.models`); a
+ledger run's saved model (``<artifact_dir>/model/``) is served with the run's
+generation settings as defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from greentune.errors import GreentuneError
-from greentune.finetune.spec import BUILTIN_MODEL
-
-SAVED_MODEL_DIR = "model"
+from greentune.models import resolve_model
 
 
 @dataclass(frozen=True)
@@ -38,28 +32,16 @@ class ServedModel:
 
 
 def resolve_served_model(name: str, tracking_uri: str | None) -> ServedModel:
-    """The built-in or a folder as given; else a run of that name in the ledger; else a Hub name."""
-    if not name.strip():
-        raise GreentuneError("MODEL is empty; give a run name, a folder, a Hub name or minilm-bert2bert")
-    if name == BUILTIN_MODEL or Path(name).is_dir():
-        return ServedModel(source=name, label=name)
-    from greentune.ledger import read_runs
-
-    runs = [record for record in read_runs(tracking_uri=tracking_uri) if name in (record.run_name, record.run_id)]
-    if not runs:
-        return ServedModel(source=name, label=name)  # a Hub name: transformers says clearly if it is not one
-    record = runs[-1]
-    folder = Path(record.artifact_dir or "") / SAVED_MODEL_DIR
-    if not record.artifact_dir or not (folder / "config.json").is_file():
-        raise GreentuneError(
-            f"run '{record.run_name}' has no saved model (no {folder}/config.json; fine-tuning runs do not save "
-            f"weights yet); serve a model folder, a Hub name or {BUILTIN_MODEL}"
-        )
-    generate = record.spec.get("generate", {})
+    """The model `greentune.models.resolve_model` finds; a ledger run's generation settings are the defaults."""
+    resolved = resolve_model(name, tracking_uri)
+    if resolved.run is None:
+        return ServedModel(source=resolved.location, label=name)
+    run = resolved.run
+    generate = run.spec.get("generate", {})
     return ServedModel(
-        source=str(folder),
-        label=record.run_name,
-        run_name=record.run_name,
+        source=resolved.location,
+        label=run.run_name,
+        run_name=run.run_name,
         num_beams=generate.get("num_beams"),
         max_new_tokens=generate.get("max_new_tokens"),
     )
