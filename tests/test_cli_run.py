@@ -173,11 +173,13 @@ def test_bad_spec_and_plan_input_is_one_line_before_anything_runs(tmp_path: Path
             ],
             "past the year 9999",
         ),
+        ([str(spec), "--set", "site.location=atlantis"], "unknown location 'atlantis'"),
     ]:
         result = _greentune("run", *args, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
     assert not (tmp_path / "greentune-runs").exists()
+    assert not (tmp_path / "ledger").exists()  # the spec's ledger: not created, let alone opened
 
 
 def test_a_diverged_run_stays_readable_and_a_corrupt_record_is_one_line(tmp_path: Path, monkeypatch) -> None:

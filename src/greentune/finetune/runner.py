@@ -171,6 +171,7 @@ def run(
     meter runs); `amend_record(record)` returns the record to store instead (e.g. with its sweep trial).
     """
     _prefer_passive_omp_wait()
+    site = _resolve_site(spec)  # an unknown location or SKU: one line before torch, the ledger or the model load
     import torch
 
     has_cuda = torch.cuda.is_available()
@@ -182,7 +183,6 @@ def run(
     uri = check_ledger(spec.ledger.tracking_uri)  # a broken ledger fails now, not after hours of training
     identity = identify_model(spec.model)
     warning = check_pretrained_dtype(spec.strategies, identity)
-    site = _resolve_site(spec)
     run_name = spec.run_name()
     started = datetime.now(UTC)
     places = _prepare_places(spec, home_for(uri), run_name, started, resume)

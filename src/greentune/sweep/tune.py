@@ -66,12 +66,12 @@ def run_sweep(request: SweepRequest) -> RunRecord:
 
     sweep = request.sweep
     base = sweep.base_spec()
+    site = _site(base)  # an unknown location or SKU: one line before Ray starts or the ledger is written
     tracking_uri = base.ledger.tracking_uri or default_tracking_uri()
     runs_dir = (request.runs_dir or home_for(tracking_uri)).resolve()
     experiment = base.ledger.experiment
     started = datetime.now(UTC)
     parent_id = reserve_run(experiment, sweep.name, started.isoformat(), tracking_uri)
-    site = _site(base)
     sweep_dir = make_owned_dir(runs_dir / "sweeps" / f"{started:%Y%m%dT%H%M%S}-{slug(sweep.name)}-{parent_id[:6]}")
     meter = _start_meter(sweep_dir, base.meter.scope)
     started_ray = not ray.is_initialized()
