@@ -63,7 +63,17 @@ def test_summaries_carry_their_energy_and_stats_add_up() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"text": []}, {"text": 3}, {"texts": "a"}, {"text": ["a", None]}, {"text": "a", "extra": 1}],
+    [
+        {},
+        {"text": []},
+        {"text": 3},
+        {"texts": "a"},
+        {"text": ["a", None]},
+        {"text": "a", "extra": 1},
+        {"text": ""},
+        {"text": " \n\t"},
+        {"text": ["a", ""]},
+    ],
 )
 def test_malformed_bodies_get_422(body: object) -> None:
     sensor = PowerSensor()

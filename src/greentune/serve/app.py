@@ -37,12 +37,15 @@ class SummarizeRequest(BaseModel):
 
     @field_validator("text")
     @classmethod
-    def _utf8(cls, value: str | list[str]) -> str | list[str]:
+    def _summarizable(cls, value: str | list[str]) -> str | list[str]:
+        """Valid Unicode with something to summarize: an empty text would be charged a batch's energy share."""
         for text in [value] if isinstance(value, str) else value:
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError as error:
                 raise ValueError("texts must be valid Unicode (a lone surrogate is not)") from error
+            if not text.strip():
+                raise ValueError("a text must not be empty or only white space")
         return value
 
     @property
