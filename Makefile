@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 test: $(STAMP) browser
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 clean:
 	rm -rf $(VENV) greentune-runs .pytest_cache
