@@ -100,6 +100,21 @@ def test_a_model_or_tokenizer_shaped_like_a_path_must_be_a_folder(tmp_path: Path
     assert load_spec(None, ["model.name=facebook/bart-base"]).model.name == "facebook/bart-base"
 
 
+def test_an_empty_spec_is_refused_and_braces_mean_every_default(tmp_path: Path) -> None:
+    # an empty file ran the default training for minutes, with nothing on a non-terminal's stdout
+    for text in ("", "# only a comment\n"):
+        empty = tmp_path / "empty.yaml"
+        empty.write_text(text)
+        with pytest.raises(GreentuneError) as raised:
+            load_spec(empty)
+        assert str(raised.value) == (
+            f"{empty} is empty; write the sections to set (model, data, strategies, ...), or {{}} for every default"
+        )
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("{}\n")
+    assert load_spec(defaults) == ExperimentSpec()
+
+
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(GreentuneError, match="not found"):
         load_spec(tmp_path / "nope.yaml")

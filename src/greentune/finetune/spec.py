@@ -417,9 +417,11 @@ def load_spec(path: Path | None, overrides: list[str] | None = None) -> Experime
 
 
 def read_yaml_mapping(path: Path, sections: str) -> dict[str, Any]:
-    """The mapping a spec or sweep YAML file holds ({} when empty): at most MAX_SPEC_BYTES, no aliases.
+    """The mapping a spec or sweep YAML file holds: at most MAX_SPEC_BYTES, no aliases.
 
-    Any problem (a folder, unreadable, not UTF-8 YAML, not a mapping of `sections`) is one GreentuneError line.
+    Any problem (a folder, unreadable, not UTF-8 YAML, empty, not a mapping of `sections`) is one GreentuneError
+    line. An empty file is refused rather than read as every default (a run of minutes or hours nobody asked
+    for): ``{}`` says that on purpose.
     """
     if path.is_dir():
         raise GreentuneError(f"{path} is a folder; give the path of a YAML file")
@@ -427,11 +429,13 @@ def read_yaml_mapping(path: Path, sections: str) -> dict[str, Any]:
         size = path.stat().st_size
         if size > MAX_SPEC_BYTES:
             raise GreentuneError(f"{path} is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes")
-        raw = _load_yaml(path.read_text(encoding="utf-8")) or {}
+        raw = _load_yaml(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise GreentuneError(f"cannot read {path}: {error.strerror}") from None
     except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise GreentuneError(f"{path} is not valid YAML ({str(error).splitlines()[0]}); fix the file") from None
+    if raw is None:
+        raise GreentuneError(f"{path} is empty; write the sections to set ({sections}), or {{}} for every default")
     if not isinstance(raw, dict):
         raise GreentuneError(f"{path} must hold a mapping of sections ({sections})")
     return raw
