@@ -126,3 +126,25 @@ def test_a_broken_ledger_is_refused_before_serving_not_when_the_session_ends(tmp
         "give a working tracking URI like sqlite:///path/mlflow.db or http://host:5000"
     )
     assert not (ledger / "serve").exists()
+
+
+def test_a_model_that_does_not_load_leaves_no_session_folder(tmp_path: Path) -> None:
+    model = tmp_path / "not-a-model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")  # a folder that passes for a model until transformers reads it
+    uri = f"sqlite:///{tmp_path / 'ledger' / 'mlflow.db'}"
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from greentune.cli.app import main; main()", "serve", str(model)]
+    result = subprocess.run(
+        [*command, "--port", str(port), "--tracking-uri", uri],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(greentune.__file__).parents[1])},
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: "), result.stderr
+    assert list((tmp_path / "ledger" / "serve").iterdir()) == []  # before: a folder holding only the marker

@@ -53,7 +53,7 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     source = str(builtin_model_dir()) if name == BUILTIN_MODEL else name
     try:
         return AutoTokenizer.from_pretrained(source)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a folder whose files are no tokenizer transformers knows
         raise GreentuneError(f"could not load tokenizer '{name}' ({str(error).splitlines()[0]})") from None
 
 
@@ -132,7 +132,7 @@ def _pretrained(config: ModelConfig) -> PreTrainedModel:
     try:
         # float32 master weights: mixed precision casts per operation (transformers 5 would keep the file's dtype)
         return AutoModelForSeq2SeqLM.from_pretrained(config.name, dtype=torch.float32, **config.config_overrides)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a config of no model type transformers knows
         raise GreentuneError(
             f"could not load model '{config.name}' ({str(error).splitlines()[0]}); "
             "check the name and network, or use model.name: minilm-bert2bert offline"

@@ -25,7 +25,7 @@ from greentune.errors import GreentuneError
 from greentune.infer.summarizer import Backend, GenerationSettings
 from greentune.ledger import RunRecord, check_ledger, default_tracking_uri
 from greentune.meter import Scope
-from greentune.paths import home_for, make_owned_dir, slug
+from greentune.paths import OWNED_MARKER, home_for, make_owned_dir, remove_owned_dir, slug
 from greentune.serve.batcher import BatcherConfig
 from greentune.serve.engine import Engine, EngineInfo
 from greentune.serve.model import ServedModel
@@ -56,6 +56,12 @@ class ServeRequest:
     run_name: str | None = None
     tracking_uri: str | None = None
     runs_dir: Path | None = None  # None: `serve/` beside the ledger (greentune.paths.home_for)
+
+
+def _remove_if_unused(folder: Path, home: Path) -> None:
+    """Remove a session folder that holds only greentune's marker: its model never loaded, nothing was served."""
+    if [entry.name for entry in folder.iterdir()] == [OWNED_MARKER]:
+        remove_owned_dir(folder, home)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -110,13 +116,17 @@ def run_server(
     runs_dir = request.runs_dir or home_for(request.tracking_uri or default_tracking_uri()) / "serve"
     artifact_dir = make_owned_dir(runs_dir / f"{started:%Y%m%dT%H%M%S}-{slug(run_name)}-{uuid.uuid4().hex[:6]}")
     engine: Engine
-    with loading():
-        if request.replicas > 1:
-            from greentune.serve.ray_deployment import ray_engine
+    try:
+        with loading():
+            if request.replicas > 1:
+                from greentune.serve.ray_deployment import ray_engine
 
-            engine = ray_engine(request, artifact_dir)
-        else:
-            engine = _local_engine(request, artifact_dir)
+                engine = ray_engine(request, artifact_dir)
+            else:
+                engine = _local_engine(request, artifact_dir)
+    except BaseException:
+        _remove_if_unused(artifact_dir, runs_dir)
+        raise
     app = create_app(engine, AppOptions(timeout_s=request.timeout_s, ui=request.ui))
     config = uvicorn.Config(app, host=request.host, port=request.port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
