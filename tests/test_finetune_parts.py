@@ -172,3 +172,17 @@ def test_strategies_become_trainer_arguments() -> None:
     zero = arguments["deepspeed"]["zero_optimization"]
     assert zero["stage"] == 3 and zero["offload_optimizer"]["device"] == "cpu"
     assert deepspeed_config(strategies)["train_micro_batch_size_per_gpu"] == "auto"
+
+
+def test_a_folder_transformers_does_not_know_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # config.json without a model_type, no tokenizer files: transformers raises ValueError, not OSError
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(GreentuneError) as raised:
+        identify_model(ModelConfig(name=str(tmp_path)))
+    assert str(raised.value) == (
+        f"could not read the config of '{tmp_path}' (Unrecognized model in {tmp_path}. Should have a `model_type` "
+        "key in its config.json.); check the name and network, or use model.name: minilm-bert2bert offline"
+    )
+    with pytest.raises(GreentuneError) as raised:
+        load_tokenizer(str(tmp_path))
+    assert str(raised.value).startswith(f"could not load tokenizer '{tmp_path}' (")

@@ -90,7 +90,7 @@ def identify_model(config: ModelConfig) -> ModelIdentity:
 
     try:
         model_config = AutoConfig.from_pretrained(config.name)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a config of no model type transformers knows
         raise GreentuneError(
             f"could not read the config of '{config.name}' ({str(error).splitlines()[0]}); "
             "check the name and network, or use model.name: minilm-bert2bert offline"
@@ -118,7 +118,7 @@ def _from_config(config: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> Pre
     else:
         try:
             model_config = AutoConfig.from_pretrained(config.name, **overrides)
-        except OSError as error:
+        except (OSError, ValueError) as error:
             raise GreentuneError(
                 f"could not read the config of '{config.name}' ({str(error).splitlines()[0]})"
             ) from None
