@@ -162,3 +162,11 @@ def test_an_experiment_given_twice_is_counted_once(ledger: str) -> None:
     twice = run_json(ledger, "--experiment", "proj", "--experiment", "proj")
     assert twice["total"] == once["total"]
     assert (twice["total"]["runs"], twice["total"]["energy_kwh"]) == (5, pytest.approx(0.047))
+
+
+def test_an_experiment_without_runs_is_named_in_a_note(ledger: str) -> None:
+    # a typo in -e passed for an experiment that cost nothing
+    result = runner.invoke(app, ["footprint", "--tracking-uri", ledger, "-e", "proj", "-e", "porj", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "note: no runs in experiment 'porj'\n"
+    assert json.loads(result.stdout)["total"] == run_json(ledger, "--experiment", "proj")["total"]

@@ -40,9 +40,11 @@ def footprint(
     if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
         raise GreentuneError(f"--out must end in .md or .html, got {out.name!r}")
     start = parse_since(since) if since is not None else None
+    empty: list[str] = []
     if experiment:
-        names = dict.fromkeys(experiment)  # `-e a -e a` counts a's runs once
-        records = [record for name in names for record in read_ledger(tracking_uri, name)]
+        by_name = {name: read_ledger(tracking_uri, name) for name in experiment}  # `-e a -e a` counts a's runs once
+        records = [record for runs in by_name.values() for record in runs]
+        empty = [name for name, runs in by_name.items() if not runs]
     else:
         records = read_ledger(tracking_uri)
     result = project_footprint(records, start)
@@ -50,8 +52,10 @@ def footprint(
         typer.echo(result.model_dump_json(indent=2))
     else:
         _print(result, Console())
-        if not records:
-            Console(stderr=True).print("[yellow]note:[/yellow] no runs in the ledger (or in these experiments)")
+        if not records and not experiment:
+            Console(stderr=True).print("[yellow]note:[/yellow] no runs in the ledger")
+    for name in empty:  # a typo in -e would otherwise pass for an experiment that cost nothing
+        Console(stderr=True).print(f"[yellow]note:[/yellow] no runs in experiment {name!r}", highlight=False)
     if out is not None:
         text = render_markdown(result) if out.suffix.lower() == ".md" else render_html(result)
         path = write_text(text, out)
