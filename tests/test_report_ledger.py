@@ -136,6 +136,8 @@ def test_bad_input_is_explained_and_what_exists_still_renders(ledger, tmp_path: 
     empty = f"sqlite:///{tmp_path / 'empty' / 'mlflow.db'}"
     code, text, notes = report(empty, "--format", "md")
     assert code == 0 and "No runs in the ledger" in notes and "# greentune report" in text
+    code, text, _ = report(empty, "--format", "MD")  # as `--out report.MD` is: the case does not matter
+    assert code == 0 and text.startswith("# greentune report\n\nGenerated ")
 
 
 @pytest.mark.parametrize("tolerance", ["nan", "-1"])

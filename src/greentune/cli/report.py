@@ -66,7 +66,7 @@ def _format(fmt: str | None, out: Path | None) -> Format:
 
     if fmt is None:
         return SUFFIX_FORMATS.get(out.suffix.lower(), "html") if out is not None else "html"
-    chosen = next((known for known in FORMATS if known == fmt), None)
+    chosen = next((known for known in FORMATS if known == fmt.lower()), None)  # as --out's suffix: MD is md
     if chosen is None:
         raise GreentuneError(f"unknown --format '{fmt}'; choose html, md or json")
     return chosen
