@@ -223,6 +223,17 @@ def test_card_round_trips_through_model_card_with_grams(ledger, tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_card_into_a_readme_without_metadata_adds_it_without_a_warning(ledger, tmp_path: Path) -> None:
+    uri, _ = ledger
+    out = tmp_path / "README.md"
+    out.write_text("# My summarizer\n\nNo metadata block yet.\n")
+    command = [sys.executable, "-c", "from greentune.cli.app import main; main()", "card", "baseline"]
+    result = subprocess.run([*command, "--tracking-uri", uri, "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == ""  # huggingface_hub warned "metadata block was not found"
+    card = ModelCard.load(out)
+    assert card.text.startswith("# My summarizer") and card.data.co2_eq_emissions is not None
+
+
 def test_card_merges_into_an_existing_card(ledger, tmp_path: Path) -> None:
     uri, records = ledger
     out = tmp_path / "README.md"

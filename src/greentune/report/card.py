@@ -9,6 +9,9 @@ before anything is written.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +153,8 @@ def write_card(record: RunRecord, out_path: str | Path, search_lines: list[str] 
     section = footprint_section(record, search_lines)
     if path.is_file():
         try:
-            card = ModelCard.load(path)
+            with _quiet_about_missing_metadata():
+                card = ModelCard.load(path)
         except (ValueError, yaml.YAMLError) as error:  # bad UTF-8 or metadata that is not a YAML mapping
             raise GreentuneError(
                 f"cannot update the model card {path} ({str(error).splitlines()[0]}); "
@@ -162,6 +166,18 @@ def write_card(record: RunRecord, out_path: str | Path, search_lines: list[str] 
         card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {record.run_name}\n\n{section}\n")
     card.data.co2_eq_emissions = emissions
     return write_text(str(card), path)
+
+
+@contextmanager
+def _quiet_about_missing_metadata() -> Iterator[None]:
+    """Hold back huggingface_hub's warning that a card has no metadata block: the card gets one here."""
+    logger = logging.getLogger("huggingface_hub.repocard")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _merge_section(text: str, section: str) -> str:
