@@ -1,6 +1,6 @@
 """Process scope: only the metered process tree's CPU time and memory are charged, reaped children included."""
 
-import os
+import json
 import subprocess
 import sys
 import time
@@ -85,20 +85,35 @@ def test_process_scope_charges_the_trees_cpu_seconds_including_a_short_lived_chi
     assert cpu_j(sensor) == pytest.approx(expected_j, rel=0.05)
 
 
+CHILDREN_ONLY = """
+import json, os, subprocess, sys, time
+from greentune.meter.host import HostSensor
+sensor = HostSensor(estimate_cpu=True, estimate_ram=True, scope="process", children_only=True)
+sensor.read(time.monotonic())
+before = os.times()
+sum(range(3 * 10**7))  # the root's own CPU time: not charged
+subprocess.run([sys.executable, "-c", "sum(range(2 * 10**7))"], check=True)  # a child's: charged once reaped
+after = os.times()
+reading = sensor.read(time.monotonic())
+print(json.dumps({
+    "own_s": (after.user + after.system) - (before.user + before.system),
+    "children_s": (after.children_user + after.children_system) - (before.children_user + before.children_system),
+    "cpu_j": reading.energy_j["cpu"], "ram_j": reading.energy_j["ram"], "memory": reading.memory_bytes,
+    "full_load_w": sensor.cpu_power_w(100.0), "logical_cpus": sensor.logical_cpus,
+    "charges_root": sensor.describe()["charges_root_process"],
+}))
+"""
+
+
 def test_children_only_charges_the_children_and_not_the_root_itself() -> None:
-    sensor = HostSensor(estimate_cpu=True, estimate_ram=True, scope="process", children_only=True)
-    sensor.read(time.monotonic())
-    before = os.times()
-    sum(range(3 * 10**7))  # the root's own CPU time: not charged
-    subprocess.run([sys.executable, "-c", "sum(range(2 * 10**7))"], check=True)  # a child's: charged once reaped
-    after = os.times()
-    reading = sensor.read(time.monotonic())
-    own_s = (after.user + after.system) - (before.user + before.system)
-    children_s = (after.children_user + after.children_system) - (before.children_user + before.children_system)
-    assert own_s > 0.1 and children_s > 0.1  # a sensor that charged the root would be off by own_s
-    assert reading.energy_j["cpu"] == pytest.approx(sensor.cpu_power_w(100.0) * children_s / sensor.logical_cpus)
-    assert reading.memory_bytes == {"ram": 0} and reading.energy_j["ram"] == 0.0  # the root's RSS is not the tree's
-    assert sensor.describe()["charges_root_process"] is False
+    # in a fresh process: the test runner's own leftover children would be in its tree
+    result = subprocess.run([sys.executable, "-c", CHILDREN_ONLY], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["own_s"] > 0.1 and out["children_s"] > 0.1  # a sensor that charged the root would be off by own_s
+    assert out["cpu_j"] == pytest.approx(out["full_load_w"] * out["children_s"] / out["logical_cpus"])
+    assert out["memory"] == {"ram": 0} and out["ram_j"] == 0.0  # the root's RSS is not the tree's
+    assert out["charges_root"] is False
 
 
 def test_process_scope_shows_utilisation_capped_at_100_percent(processes) -> None:
