@@ -60,7 +60,7 @@ class Clock(Protocol):
 
 
 class RealClock:
-    """The wall clock; waits sleep, with a countdown on `console` (a Rich Console) when given."""
+    """The wall clock; waits sleep, with a countdown on `console` (a Rich Console) when it is a terminal."""
 
     kind = ClockKind.REAL
 
@@ -106,7 +106,9 @@ class RealClock:
         return remaining_s
 
     def _sleep_until(self, moment: datetime, what: str, remaining_s: float) -> None:
-        if self.console is None:
+        # a countdown only where someone watches: into a pipe or a log it is noise, and its refresh thread
+        # can deadlock with a Ctrl-C that lands while the main thread holds the display's lock
+        if self.console is None or not self.console.is_terminal:
             time.sleep(remaining_s)
             return
         from rich.errors import LiveError
