@@ -68,10 +68,12 @@ def test_serve_drains_every_accepted_request_at_sigterm_and_records_the_session(
                 time.sleep(0.5)
         with ThreadPoolExecutor(len(TEXTS)) as pool:
             answers = [pool.submit(httpx.post, f"{base}/summarize", json={"text": text}, timeout=600) for text in TEXTS]
+            admitted_by = time.monotonic() + 120  # a request refused never counts: fail with the figures, not hang
             while True:  # every text admitted (waiting, running or answered) before the signal
                 stats = httpx.get(f"{base}/stats", timeout=30).json()
                 if stats["queue_depth"] + stats["in_flight"] + stats["requests"] == len(TEXTS):
                     break
+                assert time.monotonic() < admitted_by, (stats, [a.result() for a in answers if a.done()])
                 time.sleep(0.05)
             server.send_signal(signal.SIGTERM)
             responses = [answer.result() for answer in answers]
