@@ -23,7 +23,7 @@ from types import FrameType
 from greentune.carbon.intensity import Site
 from greentune.errors import GreentuneError
 from greentune.infer.summarizer import Backend, GenerationSettings
-from greentune.ledger import RunRecord, check_ledger, default_tracking_uri
+from greentune.ledger import RunRecord, check_ledger
 from greentune.meter import Scope
 from greentune.paths import OWNED_MARKER, home_for, make_owned_dir, remove_owned_dir, slug
 from greentune.serve.batcher import BatcherConfig
@@ -110,10 +110,10 @@ def run_server(
     from greentune.serve.app import AppOptions, create_app
 
     check_port_free(request.host, request.port)
-    check_ledger(request.tracking_uri)  # the session is recorded at shutdown: a broken ledger fails now
+    uri = check_ledger(request.tracking_uri)  # the session is recorded at shutdown: a broken ledger fails now
     started = datetime.now(UTC)
     run_name = request.run_name or f"serve-{Path(request.served.label).name}-{started:%Y%m%dT%H%M%S}"
-    runs_dir = request.runs_dir or home_for(request.tracking_uri or default_tracking_uri()) / "serve"
+    runs_dir = request.runs_dir or home_for(uri) / "serve"
     artifact_dir = make_owned_dir(runs_dir / f"{started:%Y%m%dT%H%M%S}-{slug(run_name)}-{uuid.uuid4().hex[:6]}")
     engine: Engine
     try:
