@@ -184,6 +184,24 @@ def test_the_command_starts_before_the_meter_is_imported_and_is_measured_from_it
     assert window["duration_s"] >= 0.3
 
 
+def test_a_whole_measurement_imports_neither_typing_nor_shutil(tmp_path: Path) -> None:
+    # each costs milliseconds that a short measured command waits for (benchmarks/measure_startup.py); the meter
+    # keeps its type-only names under TYPE_CHECKING and the launch leaves the PATH lookup to Popen
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from pathlib import Path\n"
+        "from greentune.cli.measure_core import MeasureRequest, measure_command\n"
+        f"request = MeasureRequest((sys.executable, '-c', 'pass'), output=Path({str(tmp_path / 'out')!r}))\n"
+        "assert measure_command(request) == 0\n"
+        "print(sorted({'typing', 'shutil'} & (set(sys.modules) - before)), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "emissions.csv").is_file()
+
+
 def test_with_an_nvidia_driver_the_meter_starts_before_the_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,10 +19,13 @@ import csv
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from greentune.errors import GreentuneError
 from greentune.meter.measurement import JOULES_PER_KWH, Measurement
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
 
 CODECARBON_COLUMNS = (
     "timestamp",

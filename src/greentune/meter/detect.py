@@ -17,8 +17,12 @@ from pathlib import Path
 from greentune.meter import host, nvml, rapl
 from greentune.meter.distributed import local_rank, measures_node
 from greentune.meter.scope import Scope
-from greentune.meter.sensor import Detection, Sensor
+from greentune.meter.sensor import Detection
 from greentune.meter.snapshot import Snapshot
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from greentune.meter.sensor import Sensor
 
 _warned_rapl_permission = False
 

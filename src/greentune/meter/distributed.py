@@ -20,10 +20,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
 
 from greentune.meter.measurement import ComponentEnergy, Measurement
-from greentune.meter.sensor import Kind, Source
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from greentune.meter.sensor import Kind, Source
 
 _LOCAL_RANK_VARS = ("LOCAL_RANK", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID")
 _KINDS: tuple[Kind, ...] = ("gpu", "cpu", "ram")

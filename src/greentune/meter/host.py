@@ -59,15 +59,18 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from greentune.data import read_table
 from greentune.meter.scope import SCOPES, Scope
 from greentune.meter.sensor import Component, Detection, Reading
 from greentune.meter.snapshot import Snapshot, cpu_busy_total_s
 
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
 if TYPE_CHECKING:
+    from typing import Any
+
     import psutil
+
 
 CPUINFO_PATH = Path("/proc/cpuinfo")
 _BYTES_PER_GB = 1e9

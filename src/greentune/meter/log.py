@@ -12,9 +12,12 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 from greentune.errors import GreentuneError
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class JsonlLog:

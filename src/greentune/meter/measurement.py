@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from greentune.meter.sensor import Kind, Source
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from greentune.meter.sensor import Kind, Source
+
 
 JOULES_PER_KWH = 3.6e6
 

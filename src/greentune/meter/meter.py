@@ -31,15 +31,20 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from greentune.meter.host import HostSensor, cpu_model_name
 from greentune.meter.log import JsonlLog
 from greentune.meter.measurement import ComponentEnergy, Measurement, Sample
 from greentune.meter.scope import Scope
-from greentune.meter.sensor import Component, Sensor
+from greentune.meter.sensor import Component
 from greentune.meter.shutdown import ShutdownHooks
 from greentune.meter.snapshot import Snapshot
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from greentune.meter.sensor import Sensor
 
 LOG_SCHEMA_VERSION = 1
 

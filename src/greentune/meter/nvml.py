@@ -13,7 +13,8 @@ listed order, stopping at the first invalid entry) and component ``gpu:N``
 is the N-th visible GPU, as the DL framework numbers it.
 
 `NvmlSensor` depends only on the small `GpuDevice` protocol, so a recorded
-trace can stand in for a GPU in tests.
+trace can stand in for a GPU in tests; like `sensor.Sensor`, it exists for the
+type checker only.
 """
 
 from __future__ import annotations
@@ -23,36 +24,38 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from greentune.meter.sensor import Component, Detection, Reading
 
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-class GpuDevice(Protocol):
-    """One GPU as `NvmlSensor` sees it; units are NVML's (mJ, mW, bytes, percent)."""
+    class GpuDevice(Protocol):
+        """One GPU as `NvmlSensor` sees it; units are NVML's (mJ, mW, bytes, percent)."""
 
-    model: str
-    has_energy_counter: bool
+        model: str
+        has_energy_counter: bool
 
-    def total_energy_mj(self) -> int:
-        """Energy counter in millijoules (only when `has_energy_counter`)."""
-        ...
+        def total_energy_mj(self) -> int:
+            """Energy counter in millijoules (only when `has_energy_counter`)."""
+            ...
 
-    def power_mw(self) -> int:
-        """Current power draw in milliwatts."""
-        ...
+        def power_mw(self) -> int:
+            """Current power draw in milliwatts."""
+            ...
 
-    def utilization_pct(self) -> float:
-        """Percent of the last sample period during which a kernel ran."""
-        ...
+        def utilization_pct(self) -> float:
+            """Percent of the last sample period during which a kernel ran."""
+            ...
 
-    def memory_used_bytes(self) -> int:
-        """Device memory in use, bytes."""
-        ...
+        def memory_used_bytes(self) -> int:
+            """Device memory in use, bytes."""
+            ...
 
-    def power_limit_mw(self) -> int | None:
-        """Enforced power limit in milliwatts, None when unknown."""
-        ...
+        def power_limit_mw(self) -> int | None:
+            """Enforced power limit in milliwatts, None when unknown."""
+            ...
 
 
 class NvmlSensor:

@@ -28,10 +28,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from greentune.meter.sensor import Component, Detection, Reading
 from greentune.meter.snapshot import POWERCAP_ROOT, Snapshot
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_POWERCAP_ROOT = Path(POWERCAP_ROOT)
 _ZONE_DIR = re.compile(r"^(intel-rapl|amd-rapl):(\d+)(?::(\d+))?$")

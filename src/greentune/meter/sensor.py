@@ -7,15 +7,40 @@ integrated from a power model — plus whatever power, utilisation and memory
 figures it knows. The `Meter` only subtracts counters, so windows of any
 nesting come for free, and tests can inject a recorded trace through this
 same interface.
+
+`Kind`, `Source` and the `Sensor` protocol exist for the type checker only:
+`greentune measure` imports this module while its command runs, and
+importing `typing` would add to what it costs a short command.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
 
-Kind = Literal["gpu", "cpu", "ram"]
-Source = Literal["measured", "estimated"]
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path (see the module docstring)
+if TYPE_CHECKING:
+    from typing import Any, Literal, Protocol
+
+    Kind = Literal["gpu", "cpu", "ram"]
+    Source = Literal["measured", "estimated"]
+
+    class Sensor(Protocol):
+        """A hardware source behind the `Meter`."""
+
+        name: str
+        components: list[Component]
+
+        def read(self, now_s: float) -> Reading:
+            """Read every component; ``now_s`` is ``time.monotonic()`` of this read."""
+            ...
+
+        def describe(self) -> dict[str, Any]:
+            """Static facts for the log header and `greentune doctor` (models, limits, paths)."""
+            ...
+
+        def close(self) -> None:
+            """Release the hardware library, if any."""
+            ...
 
 
 @dataclass(frozen=True)
@@ -42,25 +67,6 @@ class Reading:
     power_w: dict[str, float] = field(default_factory=dict)
     util_pct: dict[str, float] = field(default_factory=dict)
     memory_bytes: dict[str, int] = field(default_factory=dict)
-
-
-class Sensor(Protocol):
-    """A hardware source behind the `Meter`."""
-
-    name: str
-    components: list[Component]
-
-    def read(self, now_s: float) -> Reading:
-        """Read every component; ``now_s`` is ``time.monotonic()`` of this read."""
-        ...
-
-    def describe(self) -> dict[str, Any]:
-        """Static facts for the log header and `greentune doctor` (models, limits, paths)."""
-        ...
-
-    def close(self) -> None:
-        """Release the hardware library, if any."""
-        ...
 
 
 @dataclass(frozen=True)

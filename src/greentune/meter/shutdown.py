@@ -15,7 +15,10 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ShutdownHooks:
