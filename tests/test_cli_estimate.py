@@ -81,6 +81,8 @@ def test_embodied_adds_the_m_term() -> None:
         (["--hardware", "V100"], "exactly one"),
         (["--hardware", "A100", "--hours", "1", "--accelerators-per-server", "0"], "'--accelerators-per-server'"),
         (["--hardware", "A100", "--hours", "1", "--accelerators-per-server", "-1"], "'--accelerators-per-server'"),
+        (["--hardware", "A100", "--hours", "1", "--prices", "p.yaml"], "--prices prices a cloud SKU: pass --sku too"),
+        (["--hardware", "A100", "--hours", "1", "--pricing", "spot"], "--pricing spot prices a cloud SKU"),
     ],
 )
 def test_bad_input_is_one_error_line(args: list[str], message: str) -> None:

@@ -257,6 +257,9 @@ def register(app: typer.Typer) -> None:
             else:
                 print_memory(found, Console())
             return
+        if sku is None and (prices is not None or pricing != "on_demand"):
+            given = "--prices" if prices is not None else f"--pricing {pricing}"
+            raise GreentuneError(f"{given} prices a cloud SKU: pass --sku too (e.g. --sku ND40rs_v2)")
         from greentune.carbon.accounting import EmbodiedOverrides
         from greentune.carbon.estimate import HostLoad
 
