@@ -146,6 +146,13 @@ def test_demo_refuses_a_folder_as_report_path_before_training(tmp_path: Path) ->
     assert not (tmp_path / "greentune-runs").exists()
 
 
+def test_demo_refuses_an_unknown_location_before_its_banner(tmp_path: Path) -> None:
+    result = _greentune("demo", "--location", "atlantis", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")  # the banner promised runs that never started
+    assert result.stderr.startswith("error: unknown location 'atlantis'") and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "greentune-runs" / "mlflow.db").exists()
+
+
 def test_bad_spec_and_plan_input_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(tiny_spec_dict(tmp_path, experiment="cli")))

@@ -171,7 +171,7 @@ def run(
     meter runs); `amend_record(record)` returns the record to store instead (e.g. with its sweep trial).
     """
     _prefer_passive_omp_wait()
-    site = _resolve_site(spec)  # an unknown location or SKU: one line before torch, the ledger or the model load
+    site = spec.site.resolve()  # an unknown location or SKU: one line before torch, the ledger or the model load
     import torch
 
     has_cuda = torch.cuda.is_available()
@@ -534,12 +534,6 @@ def _power_limit_summary(optimizer: Any) -> PowerLimitSummary | None:
         applied=result.applied,
         note=result.note,
     )
-
-
-def _resolve_site(spec: ExperimentSpec) -> Site:
-    from greentune.carbon import resolve_site
-
-    return resolve_site(spec.site.location, pue=spec.site.pue, sku=spec.site.sku, prices=spec.site.prices)
 
 
 def _checkpoint_to_resume(checkpoint_dir: Path) -> str:

@@ -29,6 +29,9 @@ from pydantic import (
 from greentune.errors import GreentuneError
 from greentune.meter.scope import Scope
 
+if typing.TYPE_CHECKING:
+    from greentune.carbon.intensity import Site
+
 BUILTIN_MODEL = "minilm-bert2bert"
 BUILTIN_DATASET = "aclsum"
 Aspect = Literal["challenge", "approach", "outcome"]
@@ -291,6 +294,13 @@ class SiteConfig(_Config):
     pue: float | None = Field(None, ge=1.0)
     sku: str | None = Field(None, description="cloud instance type, for the cost in $")
     prices: str | None = Field(None, description="YAML file of extra SKU price rows (see greentune.carbon.prices)")
+
+    def resolve(self) -> Site:
+        """The accounting site; an unknown location or SKU is a `GreentuneError` (callers check it before any
+        slow work)."""
+        from greentune.carbon import resolve_site
+
+        return resolve_site(self.location, pue=self.pue, sku=self.sku, prices=self.prices)
 
 
 class MeterConfig(_Config):

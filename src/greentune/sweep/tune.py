@@ -66,7 +66,7 @@ def run_sweep(request: SweepRequest) -> RunRecord:
 
     sweep = request.sweep
     base = sweep.base_spec()
-    site = _site(base)  # an unknown location or SKU: one line before Ray starts or the ledger is written
+    site = base.site.resolve()  # an unknown location or SKU: one line before Ray starts or the ledger is written
     tracking_uri = base.ledger.tracking_uri or default_tracking_uri()
     runs_dir = (request.runs_dir or home_for(tracking_uri)).resolve()
     experiment = base.ledger.experiment
@@ -170,12 +170,6 @@ def _end_new_children(before: set[int]) -> None:
 
 
 _RAY_START_ATTEMPTS = 5
-
-
-def _site(base: Any) -> Any:
-    from greentune.carbon import resolve_site
-
-    return resolve_site(base.site.location, pue=base.site.pue, sku=base.site.sku, prices=base.site.prices)
 
 
 def _pricer(site: Any) -> Any:
