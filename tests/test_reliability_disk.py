@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from greentune.ledger import RunKind, mark_pending, read_runs, reserve_record, save_record, write_run
+from greentune.ledger import RunKind, mark_pending, read_runs, reserve_record, save_record, sync_pending, write_run
 from hand_records import hand_record
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
@@ -168,6 +168,33 @@ def test_a_read_only_run_folder_is_not_synced_until_it_can_be_marked(tmp_path: P
     assert synced.stdout.splitlines()[-1] == "1 synced, 0 left", synced.stdout + synced.stderr
     assert again.stdout.startswith("nothing to sync") and not (folder / "PENDING_SYNC").exists()
     assert [(r.run_name, r.status, r.energy_kwh) for r in read_runs(uri)] == [("kept", "FINISHED", 0.002)]
+
+
+def test_a_folder_where_the_marker_should_be_is_refused_before_the_ledger_is_written(tmp_path: Path) -> None:
+    # the record was written to the ledger, then removing the "marker" failed with a traceback: the next sync
+    # would have written the same run again
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    folder = tmp_path / "runs" / "20261105-kept-1"
+    folder.mkdir(parents=True)
+    record = hand_record("kept", RunKind.TRAIN, "FINISHED", "2026-11-05T10:00:00+00:00", 0.002, 0.8)
+    save_record(record, folder)
+    (folder / "PENDING_SYNC").mkdir()
+
+    refused = subprocess.run(
+        [*GREENTUNE, "ledger", "sync", "--tracking-uri", uri], capture_output=True, text=True, timeout=300
+    )
+    assert (refused.returncode, refused.stderr) == (1, ""), refused.stderr
+    assert refused.stdout.splitlines() == [
+        f"not synced {folder}: PENDING_SYNC there is not a file greentune wrote, so it could not be removed once "
+        "synced; nothing was written to the ledger: replace it with an empty file and sync again",
+        "0 synced, 1 left",
+    ]
+    assert read_runs(uri) == []
+
+    (folder / "PENDING_SYNC").rmdir()
+    (folder / "PENDING_SYNC").write_text("")
+    assert [stored.run_name for stored in sync_pending(uri).synced] == ["kept"]
+    assert [(r.run_name, r.energy_kwh) for r in read_runs(uri)] == [("kept", 0.002)]
 
 
 def test_a_ledger_on_a_read_only_mount_can_still_be_read(tmp_path: Path) -> None:

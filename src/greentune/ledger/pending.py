@@ -124,6 +124,11 @@ def _read(path: Path) -> RunRecord:
 
 def _sync_one(folder: Path, tracking_uri: str | None) -> RunRecord:
     record = _read(folder / RECORD_ARTIFACT)
+    if not (folder / PENDING_MARKER).is_file():  # e.g. a folder of that name: it could not be removed once synced
+        raise GreentuneError(
+            f"{PENDING_MARKER} there is not a file greentune wrote, so it could not be removed once synced; "
+            "nothing was written to the ledger: replace it with an empty file and sync again"
+        )
     if not all(os.access(path, os.W_OK) for path in (folder, folder / RECORD_ARTIFACT)):
         # checked first: a record synced but left marked would be written to the ledger again by the next sync
         raise GreentuneError(
