@@ -35,6 +35,7 @@ def model_shape(model: str | None, params: float | None) -> ModelShape:
     import transformers
 
     transformers.logging.set_verbosity_error()
+    from greentune.finetune.hub import require_hub_for
     from greentune.finetune.models import BUILTIN_MODEL, builtin_model_dir
 
     try:
@@ -46,6 +47,7 @@ def model_shape(model: str | None, params: float | None) -> ModelShape:
             with torch.device("meta"):
                 built = transformers.EncoderDecoderModel(config=config)
         else:
+            require_hub_for(model)
             config = transformers.AutoConfig.from_pretrained(model)
             with torch.device("meta"):
                 built = transformers.AutoModelForSeq2SeqLM.from_config(config)

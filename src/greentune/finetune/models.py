@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from greentune.errors import GreentuneError
+from greentune.finetune.hub import require_hub_for
 from greentune.finetune.spec import BUILTIN_MODEL, ModelConfig
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     source = str(builtin_model_dir()) if name == BUILTIN_MODEL else name
+    require_hub_for(source, "tokenizer_config.json")
     try:
         return AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as error:  # ValueError: a folder whose files are no tokenizer transformers knows
@@ -88,6 +90,7 @@ def identify_model(config: ModelConfig) -> ModelIdentity:
         return ModelIdentity(model_type=config.name, pretrained_dtype=None)
     from transformers import AutoConfig
 
+    require_hub_for(config.name)
     try:
         model_config = AutoConfig.from_pretrained(config.name)
     except (OSError, ValueError) as error:  # ValueError: a config of no model type transformers knows
@@ -116,6 +119,7 @@ def _from_config(config: ModelConfig, tokenizer: PreTrainedTokenizerBase) -> Pre
     if config.name in CONFIG_MAPPING:
         model_config = AutoConfig.for_model(config.name, **overrides)
     else:
+        require_hub_for(config.name)
         try:
             model_config = AutoConfig.from_pretrained(config.name, **overrides)
         except (OSError, ValueError) as error:
@@ -129,6 +133,7 @@ def _pretrained(config: ModelConfig) -> PreTrainedModel:
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
+    require_hub_for(config.name)
     try:
         # float32 master weights: mixed precision casts per operation (transformers 5 would keep the file's dtype)
         return AutoModelForSeq2SeqLM.from_pretrained(config.name, dtype=torch.float32, **config.config_overrides)
