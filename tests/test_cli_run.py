@@ -126,6 +126,23 @@ def test_ctrl_c_while_a_carbon_aware_run_waits_for_its_start_says_interrupted(tm
     assert (waiting.returncode, stderr) == (130, "interrupted\n")  # it was silent
 
 
+def test_ctrl_c_while_the_cli_is_still_importing_says_interrupted(tmp_path: Path) -> None:
+    # a Ctrl-C in the first ~0.3 s (while Typer and Rich import) printed a traceback instead of `interrupted`
+    code = (
+        "import sys\n"
+        "class CtrlC:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, CtrlC())\n"
+        "sys.argv = ['greentune', 'runs']\n"
+        "from greentune.cli.app import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "interrupted\n")
+
+
 def test_demo_refuses_an_unwritable_report_path_before_training(tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("")

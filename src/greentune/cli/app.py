@@ -88,7 +88,15 @@ def _require_working_dir() -> None:
 
 def main() -> None:
     """Run the CLI. User errors (ours and click's usage errors) become one red line and exit code 2; Ctrl-C says
-    `interrupted` and exits 130."""
+    `interrupted` and exits 130, also while the CLI is still importing."""
+    try:
+        _main()
+    except KeyboardInterrupt:  # before Typer is imported (or while it is): plain text, no Rich yet
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def _main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "measure":
         from greentune.cli.measure_core import fast_main, parse_fast
 
