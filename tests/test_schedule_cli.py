@@ -131,6 +131,7 @@ def test_human_output_names_mode_source_and_savings():
         (["--tz", "../../etc/passwd"], "unknown time zone"),
         (["--start", "9999-12-31T23:00"], "past the year 9999"),
         (["--duration", "99999999999d"], "past the year 9999"),
+        (["--power-w", "1e308"], "the job's energy .1e\\+308 W for 21600 s. is too large to compute"),
         (["--kind", "hourly"], "unknown kind 'hourly'"),
     ],
 )

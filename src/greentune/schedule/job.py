@@ -19,6 +19,7 @@ from greentune.errors import GreentuneError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(min|d|h|m|s)", re.IGNORECASE)
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
+_HEADROOM = 1e6  # products of the energy with intensities (g/kWh) and PUE must stay finite
 
 
 def parse_duration_s(text: str) -> float:
@@ -96,6 +97,11 @@ class Job:
             in_order = elapsed.shape == power.shape and elapsed.size >= 2 and bool(np.all(np.diff(elapsed) > 0))
             if not (in_order and np.all(np.isfinite(power)) and np.all(power >= 0)):  # NaN fails every comparison
                 raise GreentuneError("a power timeline needs ≥ 2 samples in time order with finite, non-negative power")
+        peak_w = self.power_w if self.power_w is not None else max(self.timeline_power_w)
+        if not math.isfinite(peak_w * self.duration_s * _HEADROOM):  # emissions multiply it by intensity and PUE
+            raise GreentuneError(
+                f"the job's energy ({peak_w:g} W for {self.duration_s:g} s) is too large to compute; check its power"
+            )
 
     def slot_count(self, step_s: int) -> int:
         """Slots of `step_s` seconds the job occupies when it runs without pause."""
