@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from greentune.cli.app import app
@@ -74,7 +75,17 @@ def test_bad_regions_input() -> None:
         (["--energy-kwh", "1", "--sku", "p4d.24xlarge"], "--hours"),
         (["--energy-kwh", "1", "--top", "0"], "--top"),
         (["--energy-kwh", "1", "--count", "-1"], "--count"),
+        (["--energy-kwh", "1e308", "--json"], "a result is too large to compute"),  # was `Infinity`: not JSON
     ]:
         done = subprocess.run([GREENTUNE, "regions", *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error:") and message in " ".join(done.stderr.split())
+
+
+@pytest.mark.parametrize("value", [float("inf"), {"a": [float("-inf")]}, float("nan")])
+def test_echo_json_refuses_what_json_cannot_hold(value: object) -> None:
+    from greentune.cli.json_output import echo_json
+    from greentune.errors import GreentuneError
+
+    with pytest.raises(GreentuneError, match=r"^a result is too large to compute \(it overflowed to infinity\)"):
+        echo_json(value)

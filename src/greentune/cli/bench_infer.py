@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import typer
 from rich.console import Console
 
+from greentune.cli.json_output import echo_json
 from greentune.infer.rows import Split
 from greentune.infer.summarizer import Backend, Precision
 
@@ -94,7 +94,7 @@ def bench_infer(
 
         result = run_bench(request, advance)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        echo_json(result.to_dict())
         return
     _print_table(result)
 

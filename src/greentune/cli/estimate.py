@@ -11,13 +11,13 @@ $GREENTUNE_PRICES (format: greentune.carbon.prices).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from greentune.cli.json_output import echo_json
 from greentune.errors import GreentuneError
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ def register(app: typer.Typer) -> None:
             )
             found = memory_result(request, lookup_hardware(hardware), [NO_CONFIG_NOTE] if model is None else [])
             if as_json:
-                typer.echo(json.dumps(found, indent=2))
+                echo_json(found)
             else:
                 print_memory(found, Console())
             return
@@ -287,6 +287,6 @@ def register(app: typer.Typer) -> None:
             prices,
         )
         if as_json:
-            typer.echo(json.dumps(result, indent=2))
+            echo_json(result)
             return
         _print_table(result, Console())

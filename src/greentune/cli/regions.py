@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from greentune.cli.json_output import echo_json
 
 
 def register(app: typer.Typer) -> None:
@@ -46,15 +46,12 @@ def register(app: typer.Typer) -> None:
         )
         choice = tradeoff(rows, offset_usd_per_t)
         if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "energy_kwh": energy_kwh,
-                        "regions": [row.to_dict() for row in rows],
-                        "tradeoff": choice.to_dict() if choice else None,
-                    },
-                    indent=2,
-                )
+            echo_json(
+                {
+                    "energy_kwh": energy_kwh,
+                    "regions": [row.to_dict() for row in rows],
+                    "tradeoff": choice.to_dict() if choice else None,
+                }
             )
             return
         console = Console()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from greentune.cli.json_output import echo_json
 from greentune.errors import GreentuneError
 from greentune.schedule.choices import ClockKind, Mode
 
@@ -221,7 +221,7 @@ def runs_command(
             f"{' …' if len(pending) > 3 else ''}); run `greentune ledger sync`"
         )
     if as_json:
-        typer.echo(json.dumps([record.model_dump(mode="json") for record in records], indent=2))
+        echo_json([record.model_dump(mode="json") for record in records])
         return
     if not records:
         where = f"experiment '{experiment}' of the ledger" if experiment else "the ledger"

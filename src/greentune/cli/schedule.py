@@ -10,7 +10,6 @@ measured timeline (`--timeline CSV` with columns elapsed_s,power_w).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from greentune.cli.json_output import echo_json
 from greentune.schedule.choices import Mode
 
 
@@ -123,6 +123,6 @@ def register(app: typer.Typer) -> None:
         )
         result = plan(request).to_dict()
         if as_json:
-            typer.echo(json.dumps(result, indent=2))
+            echo_json(result)
         else:
             _print(result, Console())
