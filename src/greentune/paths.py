@@ -14,6 +14,7 @@ Standard library only: `greentune measure` imports this on its fast path.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from greentune.errors import GreentuneError
@@ -66,6 +67,4 @@ def remove_owned_dir(path: Path, home: Path) -> None:
         raise GreentuneError(
             f"refusing to delete {path}: greentune did not create it (no {OWNED_MARKER} inside); move it away yourself"
         )
-    import shutil  # here: `greentune measure` imports this module before its command starts
-
     shutil.rmtree(resolved)

@@ -38,6 +38,7 @@ is left.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,17 +146,18 @@ def measure_command(request: MeasureRequest) -> int:
         raise GreentuneError(f"no command given; usage: {USAGE}")
     if request.scope not in SCOPES:
         raise GreentuneError(f"unknown scope {request.scope!r}; use {' or '.join(SCOPES)}")
+    executable = _resolve(request.command[0])  # before the output folder: a typo leaves nothing behind
     default_dir = DEFAULT_HOME / f"measure-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     output_dir = _prepare_output(request.output or default_dir)
     forwarder = _SignalForwarder()
     forwarder.install()  # before the meter starts, so the meter's SIGTERM handler chains to ours
     try:
         snapshot = None if nvidia_present() else take_snapshot()
-        child = None if snapshot is None else _launch(request, forwarder)
+        child = None if snapshot is None else _launch(request, executable, forwarder)
         meter = _start_meter(request, output_dir / "meter.jsonl", snapshot, child)
         if child is None:
             try:
-                child = _launch(request, forwarder)
+                child = _launch(request, executable, forwarder)
             except GreentuneError:
                 meter.stop()
                 raise
@@ -274,18 +276,14 @@ def _controlling_terminal() -> int | None:
         return None
 
 
-def _launch(request: MeasureRequest, forwarder: _SignalForwarder) -> subprocess.Popen[bytes]:
-    """Start the command, with signals forwarded to it from now on; one line when it cannot start.
-
-    Popen looks the program up in PATH itself (shutil.which first would cost its import on every run).
-    """
-    program = request.command[0]
+def _launch(request: MeasureRequest, executable: str, forwarder: _SignalForwarder) -> subprocess.Popen[bytes]:
+    """Start the command, with signals forwarded to it from now on; one line when it cannot start."""
     try:
-        child = subprocess.Popen(list(request.command), stdout=sys.stderr if request.json_output else None)
-    except FileNotFoundError as error:
-        raise GreentuneError(f"command not found: {program}") from error
+        child = subprocess.Popen(
+            list(request.command), executable=executable, stdout=sys.stderr if request.json_output else None
+        )
     except OSError as error:
-        raise GreentuneError(f"cannot run {program}: {error.strerror}") from error
+        raise GreentuneError(f"cannot run {request.command[0]}: {error.strerror}") from error
     forwarder.attach(child)
     return child
 
@@ -305,6 +303,14 @@ def _start_meter(
         if child is not None:
             child.wait()  # never leave the command running on its own
         raise
+
+
+def _resolve(program: str) -> str:
+    """The executable's path, or a one-line error when there is none."""
+    found = shutil.which(program)
+    if found is None:
+        raise GreentuneError(f"command not found: {program}")
+    return found
 
 
 def _prepare_output(output_dir: Path) -> Path:
