@@ -19,7 +19,16 @@ from greentune.errors import GreentuneError
 from greentune.finetune.hub import require_hub_for
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
-NO_PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+NO_PROXY_ENV = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 
 
 def _closed_port() -> int:
@@ -72,12 +81,19 @@ def test_a_reachable_hub_a_cached_name_a_folder_offline_mode_or_a_proxy_need_no_
     require_hub_for("org/cached")
     with pytest.raises(GreentuneError, match="'org/cached' is not in the local Hugging Face cache"):
         require_hub_for("org/cached", "tokenizer_config.json")  # cached is per file
+    no_exist = hub / "models--org--cached" / ".no_exist" / "abc123"
+    no_exist.mkdir(parents=True)
+    (no_exist / "tokenizer_config.json").write_text("")
+    require_hub_for("org/cached", "tokenizer_config.json")  # the cache knows the repo has none: loads offline
 
     require_hub_for(str(tmp_path))  # a local folder
     require_hub_for("not a repo id!")  # left to the loader, which names what is wrong with it
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    with pytest.raises(GreentuneError, match="'org/typo' is not in the local Hugging Face cache"):
+        require_hub_for("org/typo")  # NO_PROXY alone sets no proxy
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
     require_hub_for("org/typo")  # a direct connection says nothing about the proxied one
-    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.delenv("HTTP_PROXY")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     require_hub_for("org/typo")  # huggingface_hub fails fast itself
 

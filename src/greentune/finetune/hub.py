@@ -1,4 +1,4 @@
-"""Fail in a second, not in half a minute, when a Hub model is needed and the Hub cannot be reached.
+"""Fail in seconds, not in half a minute, when a Hub model is needed and the Hub cannot be reached.
 
 huggingface_hub retries a failed connection five times with exponential
 backoff (1 + 2 + 4 + 8 + 8 s) before transformers reports that it could not
@@ -30,20 +30,21 @@ def require_hub_for(name: str, filename: str = "config.json") -> None:
     answers; else one `GreentuneError` line. A name that is no valid repo id is left to the loader to report."""
     from huggingface_hub import constants, try_to_load_from_cache
 
-    if Path(name).is_dir() or constants.HF_HUB_OFFLINE or urllib.request.getproxies():
+    endpoint = urlsplit(constants.ENDPOINT)
+    proxied = {endpoint.scheme, "all"} & set(urllib.request.getproxies())  # a bare NO_PROXY is no proxy
+    if Path(name).is_dir() or constants.HF_HUB_OFFLINE or proxied:
         return
     try:
-        if isinstance(try_to_load_from_cache(name, filename), str):
-            return  # transformers can fall back on the cached copy
+        if try_to_load_from_cache(name, filename) is not None:
+            return  # the cached copy, or the cached fact that the repo has no such file: transformers copes offline
     except ValueError:  # huggingface_hub's HFValidationError: not a repo id
         return
-    endpoint = urlsplit(constants.ENDPOINT)
     host, port = endpoint.hostname or "", endpoint.port or _DEFAULT_PORTS.get(endpoint.scheme, 443)
     try:
         socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S).close()
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         raise GreentuneError(
-            f"'{name}' is not in the local Hugging Face cache and {host}:{port} cannot be reached ({reason}); "
+            f"'{name}' is not in the local Hugging Face cache and {endpoint.netloc} cannot be reached ({reason}); "
             "check the name and network, or use the built-in minilm-bert2bert offline"
         ) from None
