@@ -83,6 +83,7 @@ def test_embodied_adds_the_m_term() -> None:
         (["--hardware", "A100", "--hours", "1", "--accelerators-per-server", "-1"], "'--accelerators-per-server'"),
         (["--hardware", "A100", "--hours", "1", "--prices", "p.yaml"], "--prices prices a cloud SKU: pass --sku too"),
         (["--hardware", "A100", "--hours", "1", "--pricing", "spot"], "--pricing spot prices a cloud SKU"),
+        (["--hardware", "A100", "--hours", "1", "--pricing", "bogus"], "'bogus' is not one of 'on_demand', 'spot'"),
     ],
 )
 def test_bad_input_is_one_error_line(args: list[str], message: str) -> None:

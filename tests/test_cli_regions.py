@@ -76,6 +76,9 @@ def test_bad_regions_input() -> None:
         (["--energy-kwh", "1", "--top", "0"], "--top"),
         (["--energy-kwh", "1", "--count", "-1"], "--count"),
         (["--energy-kwh", "1e308", "--json"], "a result is too large to compute"),  # was `Infinity`: not JSON
+        (["--energy-kwh", "1", "--pricing", "spot"], "--pricing spot prices a cloud SKU: pass --sku too"),
+        (["--energy-kwh", "1", "--prices", "p.yaml"], "--prices prices a cloud SKU: pass --sku too"),
+        (["--energy-kwh", "1", "--pricing", "bogus"], "'bogus' is not one of 'on_demand', 'spot', 'low_priority'"),
     ]:
         done = subprocess.run([GREENTUNE, "regions", *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, done.stderr

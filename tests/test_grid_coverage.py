@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greentune.carbon import entsoe_availability, entsoe_coverage, load_entsoe
-from greentune.carbon.entsoe import generation_to_intensity
+from greentune.carbon import entsoe_availability, load_entsoe
+from greentune.carbon.entsoe import entsoe_coverage, generation_to_intensity
 from greentune.carbon.entsoe_coverage import (
     FuelGap,
     GridCoverage,

@@ -24,13 +24,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from greentune.carbon.tables import DataRow, Row, normalise, require_positive, unknown
 from greentune.data import read_table
 from greentune.errors import GreentuneError
 
-PRICING_KINDS = ("on_demand", "spot", "low_priority")
+
+class Pricing(StrEnum):
+    """How an hour is bought: the price column used."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    LOW_PRIORITY = "low_priority"
+
+
+PRICING_KINDS = tuple(Pricing)
 PRICES_ENV = "GREENTUNE_PRICES"
 
 

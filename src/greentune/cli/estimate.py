@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from greentune.carbon.prices import Pricing
 from greentune.cli.json_output import echo_json
 from greentune.errors import GreentuneError
 
@@ -141,6 +142,13 @@ def _print_table(result: dict[str, Any], console: Console) -> None:
     console.print("[dim]--json prints every input with its full source[/dim]")
 
 
+def require_sku_for_prices(sku: str | None, prices: str | None, pricing: Pricing) -> None:
+    """--prices and --pricing only price a --sku: without one they would be ignored in silence."""
+    if sku is None and (prices is not None or pricing is not Pricing.ON_DEMAND):
+        given = "--prices" if prices is not None else f"--pricing {pricing}"
+        raise GreentuneError(f"{given} prices a cloud SKU: pass --sku too (e.g. --sku ND40rs_v2)")
+
+
 def register(app: typer.Typer) -> None:
     """Add `greentune estimate` to the app."""
 
@@ -176,7 +184,7 @@ def register(app: typer.Typer) -> None:
             None, "--pue", help="Power usage effectiveness (default: the provider's, 1.0 outside clouds)."
         ),
         sku: str | None = typer.Option(None, "--sku", help="Cloud SKU to price (e.g. ND40rs_v2, p4d.24xlarge)."),
-        pricing: str = typer.Option("on_demand", "--pricing", help="on_demand, spot or low_priority."),
+        pricing: Pricing = typer.Option(Pricing.ON_DEMAND, "--pricing", help="How the SKU's hours are bought."),
         embodied: bool = typer.Option(False, "--embodied", help="Add the embodied emissions (SCI M) of the hardware."),
         embodied_kg: float | None = typer.Option(
             None, "--embodied-kg", help="Embodied kgCO2eq per device (replaces the table; implies --embodied)."
@@ -257,9 +265,7 @@ def register(app: typer.Typer) -> None:
             else:
                 print_memory(found, Console())
             return
-        if sku is None and (prices is not None or pricing != "on_demand"):
-            given = "--prices" if prices is not None else f"--pricing {pricing}"
-            raise GreentuneError(f"{given} prices a cloud SKU: pass --sku too (e.g. --sku ND40rs_v2)")
+        require_sku_for_prices(sku, prices, pricing)
         from greentune.carbon.accounting import EmbodiedOverrides
         from greentune.carbon.estimate import HostLoad
 

@@ -6,6 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from greentune.carbon.prices import Pricing
+from greentune.cli.estimate import require_sku_for_prices
 from greentune.cli.json_output import echo_json
 
 
@@ -23,7 +25,7 @@ def register(app: typer.Typer) -> None:
         count: int = typer.Option(
             1, "--count", min=1, help="Devices used (instances billed = ⌈count ÷ devices per instance⌉)."
         ),
-        pricing: str = typer.Option("on_demand", "--pricing", help="on_demand, spot or low_priority."),
+        pricing: Pricing = typer.Option(Pricing.ON_DEMAND, "--pricing", help="How the SKU's hours are bought."),
         offset_usd_per_t: float | None = typer.Option(
             None, "--offset-usd-per-t", help="Carbon offset price in USD per tCO2eq, for the trade-off."
         ),
@@ -33,6 +35,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rank cloud regions by the emissions of a job, with cost where a price is published."""
         from greentune.carbon import rank_regions, tradeoff
+
+        require_sku_for_prices(sku, prices, pricing)
 
         rows = rank_regions(
             energy_kwh,
