@@ -1,4 +1,4 @@
-"""`--json` output that is always valid JSON: a figure that overflowed to infinity is a user error, not `Infinity`."""
+"""`--json` output that is always valid JSON: a figure that is not finite is one error line, not `Infinity`."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from greentune.errors import GreentuneError
 
 
 def echo_json(value: Any) -> None:
-    """Print ``value`` as indented JSON; a NaN or infinite number (inputs so large that a product overflowed) is
-    one `GreentuneError` line instead of the non-standard ``Infinity`` most JSON readers reject."""
+    """Print ``value`` as indented JSON; a NaN or infinite number (e.g. inputs so large that a product overflowed)
+    is one `GreentuneError` line instead of the non-standard ``Infinity``/``NaN`` most JSON readers reject."""
     try:
         text = json.dumps(value, indent=2, allow_nan=False)
     except ValueError:
         raise GreentuneError(
-            "a result is too large to compute (it overflowed to infinity); check the sizes given (energy, hours, power)"
+            "a result is not a finite number (an input so large that it overflowed to infinity, or NaN); "
+            "nothing printed: check the sizes given"
         ) from None
     typer.echo(text)
