@@ -167,7 +167,7 @@ def test_demo_refuses_an_unknown_location_before_its_banner(tmp_path: Path) -> N
     result = _greentune("demo", "--location", "atlantis", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (2, "")  # the banner promised runs that never started
     assert result.stderr.startswith("error: unknown location 'atlantis'") and len(result.stderr.splitlines()) == 1
-    assert not (tmp_path / "greentune-runs" / "mlflow.db").exists()
+    assert list(tmp_path.iterdir()) == []  # not even the report's folder
 
 
 def test_bad_spec_and_plan_input_is_one_line_before_anything_runs(tmp_path: Path) -> None:

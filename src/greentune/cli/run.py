@@ -263,9 +263,9 @@ def demo_command(
     from greentune.finetune.demo import DEMO_RUNS, demo_specs
 
     started = time.monotonic()
-    _check_report_path(report_path)  # fail now, not after ten minutes of training
     specs = demo_specs(experiment, location=location, sku=sku)
-    specs[0].site.resolve()  # an unknown location or SKU: one line before the banner and the first run
+    specs[0].site.resolve()  # an unknown location or SKU: one line before anything is made or printed
+    _check_report_path(report_path)  # fail now, not after ten minutes of training
     console.print(
         f"greentune demo: {len(specs)} fine-tuning runs of MiniLM BERT2BERT on ACLSum "
         f"({', '.join(label for label, _ in DEMO_RUNS)}), offline on CPU"
