@@ -120,6 +120,8 @@ def _freeze(model: Any, freeze: str) -> None:
 
 
 def _with_lora(model: Any, strategies: StrategiesConfig) -> Any:
+    import warnings
+
     from peft import LoraConfig, TaskType, get_peft_model
 
     lora = strategies.lora
@@ -131,7 +133,12 @@ def _with_lora(model: Any, strategies: StrategiesConfig) -> Any:
         target_modules=lora.target_modules,
     )
     try:
-        return get_peft_model(model, config)
+        with warnings.catch_warnings():
+            # peft asks the model for `is_gradient_checkpointing`, which transformers 5 deprecates: nothing to act on
+            warnings.filterwarnings(
+                "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+            )
+            return get_peft_model(model, config)
     except ValueError as error:
         raise GreentuneError(
             f"LoRA could not wrap this model ({str(error).splitlines()[0]}); set strategies.lora.target_modules"
