@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from greentune.cli.measure_core import parse_fast
 from greentune.meter import CODECARBON_COLUMNS, read_log
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
@@ -38,6 +39,19 @@ def test_json_mode_prints_one_object_with_labelled_components(tmp_path: Path) ->
     with (tmp_path / summary["csv_path"]).open(newline="") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == list(CODECARBON_COLUMNS) and len(rows) == 1
+
+
+@pytest.mark.parametrize("option", ["--output", "--out", "-o", "--out="])
+def test_the_output_folder_option_has_the_spellings_of_the_other_commands(tmp_path: Path, option: str) -> None:
+    # report, card, footprint and badge take --out/-o; measure took only --output (fast path and Typer alike)
+    folder = tmp_path / "here"
+    given = [option + str(folder)] if option.endswith("=") else [option, str(folder)]
+    fast = parse_fast([*given, "--json", "--", "true"])
+    assert fast is not None and (fast.output, fast.json_output, fast.command) == (folder, True, ("true",))
+    assert parse_fast([*given, "true"]) is None  # no `--`: the Typer command parses it
+    typer_path = run(*given, "true", cwd=tmp_path)
+    assert typer_path.returncode == 0, typer_path.stderr
+    assert sorted(path.name for path in folder.iterdir()) == ["emissions.csv", "meter.jsonl"]
 
 
 def test_process_scope_charges_the_commands_cpu_time(tmp_path: Path) -> None:
@@ -243,3 +257,17 @@ def test_a_reader_that_went_away_loses_the_summary_not_the_exit_code(tmp_path: P
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
     assert [r["type"] for r in read_log(tmp_path / "out" / "meter.jsonl")][-1] == "meter_stop"  # the files are kept
     assert (tmp_path / "out" / "emissions.csv").is_file()
+
+
+def test_every_command_that_writes_a_file_or_folder_takes_out_output_and_o() -> None:
+    import typer.main
+
+    from greentune.cli.app import app
+
+    group = typer.main.get_command(app)
+    commands = {name: group.commands[name] for name in ("measure", "report", "card", "footprint", "badge")}
+    spellings = {
+        name: sorted(opt for param in command.params for opt in param.opts if opt in ("--out", "--output", "-o"))
+        for name, command in commands.items()
+    }
+    assert spellings == {name: ["--out", "--output", "-o"] for name in commands}

@@ -19,7 +19,7 @@ def badge(
     experiment: str | None = typer.Option(
         None, "--experiment", "-e", help="Badge the experiment's footprint (or look RUN up in it)."
     ),
-    out: Path = typer.Option(Path("greentune-badge.svg"), "--out", "-o", help="SVG file to write."),
+    out: Path = typer.Option(Path("greentune-badge.svg"), "--out", "--output", "-o", help="SVG file to write."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
 ) -> None:
     """Write an SVG badge of a run's or an experiment's footprint and print the Markdown line to paste."""

@@ -28,7 +28,11 @@ def footprint(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Write the report section: .md (Markdown) or .html (with the cumulative timeline)."
+        None,
+        "--out",
+        "--output",
+        "-o",
+        help="Write the report section: .md (Markdown) or .html (with the cumulative timeline).",
     ),
 ) -> None:
     """Every job of the ledger by kind and status: kWh, gCO2eq, $, storage, SCI per model and per 1,000 summaries."""

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from greentune.cli.measure_core import MAX_INTERVAL_MS, USAGE, MeasureRequest, measure_command
+from greentune.cli.measure_core import MAX_INTERVAL_MS, OUTPUT_OPTIONS, USAGE, MeasureRequest, measure_command
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +44,9 @@ def measure(
     ] = "machine",
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Folder for meter.jsonl and emissions.csv (default: new, in ./greentune-runs/)."),
+        typer.Option(
+            *OUTPUT_OPTIONS, help="Folder for meter.jsonl and emissions.csv (default: new, in ./greentune-runs/)."
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")

@@ -57,10 +57,11 @@ if TYPE_CHECKING:
     from greentune.meter import Meter
     from greentune.meter.snapshot import Snapshot
 
-USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output DIR] [--json] -- CMD ARGS…"
+USAGE = "greentune measure [--interval-ms N] [--scope machine|process] [--output|-o DIR] [--json] -- CMD ARGS…"
 # the sampler must read RAPL more often than its smallest counter wraps (17 s at 250 W, see meter/rapl.py)
 MAX_INTERVAL_MS = 10_000
 WINDOW = "command"
+OUTPUT_OPTIONS = ("--output", "--out", "-o")  # --out/-o as in report, card, footprint and badge
 
 
 class MeasureRequest:
@@ -94,12 +95,13 @@ def parse_fast(argv: list[str]) -> MeasureRequest | None:
     values: dict[str, Any] = {}
     index = 0
     while index < len(options):
-        name, _, inline = options[index].partition("=")
+        option = options[index]
+        name, _, inline = option.partition("=") if option.startswith("--") else (option, "", "")  # `-o=x` is click's
         if name == "--json" and not inline:
             values["json_output"] = True
             index += 1
             continue
-        if name not in ("--interval-ms", "--scope", "--output"):
+        if name not in ("--interval-ms", "--scope", *OUTPUT_OPTIONS):
             return None
         if inline:
             value = inline

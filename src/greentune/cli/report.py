@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 def report(
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="File to write; default report.html for html, stdout for md/json."
+        None, "--out", "--output", "-o", help="File to write; default report.html for html, stdout for md/json."
     ),
     fmt: str | None = typer.Option(
         None, "--format", "-f", help="html | md | json; default from --out's suffix, else html."
@@ -74,7 +74,7 @@ def _format(fmt: str | None, out: Path | None) -> Format:
 
 def card(
     run: str = typer.Argument(..., help="Run id or run name (the latest run of that name)."),
-    out: Path = typer.Option(Path("README.md"), "--out", "-o", help="Model card to write or update."),
+    out: Path = typer.Option(Path("README.md"), "--out", "--output", "-o", help="Model card to write or update."),
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Look the run up in this experiment."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
 ) -> None:
