@@ -94,6 +94,14 @@ def greentune_here(
         (["--latency-budget-ms", "-5"], "error: --latency-budget-ms must be > 0, got -5.0"),
         (["--backend", "tensorrt"], "error: Invalid value for '--backend'"),
         (["--split", "train"], "error: Invalid value for '--split'"),
+        (
+            ["--scope", "node"],
+            "error: Invalid value for '--scope' / '--meter-scope': Value error, 'node' is not one of 'machine', 'process'",
+        ),
+        (
+            ["--meter-scope", "node"],
+            "error: Invalid value for '--scope' / '--meter-scope': Value error, 'node' is not one of 'machine', 'process'",
+        ),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -102,6 +102,14 @@ def test_html_report_has_the_serving_table(tmp_path: Path) -> None:
     assert "session-1" in table and "23 requests" in table and "ft-run (10.0 gCO2eq)" in table
 
 
+def test_an_unknown_scope_is_refused_by_the_option_itself(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "from greentune.cli.app import main; main()", "serve", "minilm-bert2bert"]
+    result = subprocess.run([*command, "--scope", "node"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("error: Invalid value for '--scope': Value error, 'node' is not one of 'machine'")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_broken_ledger_is_refused_before_serving_not_when_the_session_ends(tmp_path: Path) -> None:
     # the session's record is written at shutdown: a ledger that cannot take it would lose hours of serving
     ledger = tmp_path / "ledger"

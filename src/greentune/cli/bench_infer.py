@@ -11,6 +11,7 @@ from rich.console import Console
 from greentune.cli.json_output import echo_json
 from greentune.infer.rows import Split
 from greentune.infer.summarizer import Backend, Precision
+from greentune.meter.scope import Scope
 
 
 def register(app: typer.Typer) -> None:
@@ -41,21 +42,22 @@ def bench_infer(
     pue: float | None = typer.Option(None, "--pue", help="PUE of the site (default: the provider's, else 1.0)."),
     sku: str | None = typer.Option(None, "--sku", help="Instance SKU, to price the summaries in $."),
     prices: str | None = typer.Option(None, "--prices", help="YAML file of extra SKU prices."),
-    meter_scope: str = typer.Option("machine", "--meter-scope", help="machine | process (whose CPU and RAM count)."),
+    meter_scope: Scope = typer.Option(
+        Scope.MACHINE,
+        "--scope",
+        "--meter-scope",
+        help="Whose CPU and RAM use is charged: the machine's or this process's.",
+    ),
     record: bool = typer.Option(True, "--record/--no-record", help="Write each configuration to the ledger."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
     experiment: str = typer.Option("bench-infer", "--experiment", help="MLflow experiment of the records."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows and the recommendation as JSON."),
 ) -> None:
     """Measure J/summary, latency and quality per inference configuration; recommend the cheapest that fits."""
-    from greentune.errors import GreentuneError
     from greentune.infer.bench import BenchRequest, run_bench
     from greentune.ledger import default_tracking_uri
-    from greentune.meter import Scope
     from greentune.paths import home_for
 
-    if meter_scope not in ("machine", "process"):
-        raise GreentuneError(f"--meter-scope must be machine or process, got '{meter_scope}'")
     request = BenchRequest(
         model=model,
         samples=samples,
@@ -73,7 +75,7 @@ def bench_infer(
         pue=pue,
         sku=sku,
         prices=prices,
-        meter_scope=Scope.PROCESS if meter_scope == "process" else Scope.MACHINE,
+        meter_scope=meter_scope,
         record=record,
         tracking_uri=tracking_uri,
         experiment=experiment,

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from greentune.errors import GreentuneError
 from greentune.infer.summarizer import Backend
+from greentune.meter.scope import Scope
 
 console = Console(stderr=True)
 
@@ -40,7 +41,9 @@ def serve_command(
     pue: Annotated[float | None, typer.Option("--pue", help="facility PUE (default: the provider's)")] = None,
     sku: Annotated[str | None, typer.Option("--sku", help="instance type whose hourly price gives $")] = None,
     prices: Annotated[str | None, typer.Option("--prices", help="YAML file of extra prices")] = None,
-    scope: Annotated[str, typer.Option("--scope", help="machine or process: whose CPU/RAM power counts")] = "machine",
+    scope: Annotated[
+        Scope, typer.Option("--scope", help="whose CPU/RAM power counts: the machine's or this process's")
+    ] = Scope.MACHINE,
     ui: Annotated[bool, typer.Option("--ui", help="mount a Gradio page at /ui")] = False,
     replicas: Annotated[int, typer.Option("--replicas", min=1, help="Ray Serve replicas (1: in this process)")] = 1,
     experiment: Annotated[str, typer.Option("--experiment", help="ledger experiment")] = "greentune-serve",
@@ -54,8 +57,6 @@ def serve_command(
     from greentune.serve.model import resolve_served_model
     from greentune.serve.server import ServeRequest, check_port_free, run_server
 
-    if scope not in ("machine", "process"):
-        raise GreentuneError(f"unknown scope {scope!r}; use machine or process")
     if not (timeout > 0 and timeout < float("inf")):
         raise GreentuneError(f"--timeout must be a positive number of seconds, got {timeout}")
     batching = BatcherConfig(max_batch, max_wait_ms, queue, max_input_tokens)
@@ -81,7 +82,7 @@ def serve_command(
         timeout_s=timeout,
         ui=ui,
         replicas=replicas,
-        scope=scope,  # type: ignore[arg-type]
+        scope=scope,
         experiment=experiment,
         run_name=run_name,
         tracking_uri=tracking_uri,
