@@ -257,17 +257,3 @@ def test_a_reader_that_went_away_loses_the_summary_not_the_exit_code(tmp_path: P
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
     assert [r["type"] for r in read_log(tmp_path / "out" / "meter.jsonl")][-1] == "meter_stop"  # the files are kept
     assert (tmp_path / "out" / "emissions.csv").is_file()
-
-
-def test_every_command_that_writes_a_file_or_folder_takes_out_output_and_o() -> None:
-    import typer.main
-
-    from greentune.cli.app import app
-
-    group = typer.main.get_command(app)
-    commands = {name: group.commands[name] for name in ("measure", "report", "card", "footprint", "badge")}
-    spellings = {
-        name: sorted(opt for param in command.params for opt in param.opts if opt in ("--out", "--output", "-o"))
-        for name, command in commands.items()
-    }
-    assert spellings == {name: ["--out", "--output", "-o"] for name in commands}

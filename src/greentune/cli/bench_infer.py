@@ -50,7 +50,7 @@ def bench_infer(
     ),
     record: bool = typer.Option(True, "--record/--no-record", help="Write each configuration to the ledger."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI of the ledger."),
-    experiment: str = typer.Option("bench-infer", "--experiment", help="MLflow experiment of the records."),
+    experiment: str = typer.Option("bench-infer", "--experiment", "-e", help="MLflow experiment of the records."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows and the recommendation as JSON."),
 ) -> None:
     """Measure J/summary, latency and quality per inference configuration; recommend the cheapest that fits."""

@@ -203,7 +203,7 @@ def _carbon_aware_table(entry: CarbonAwareSummary) -> Table:
 
 def runs_command(
     as_json: bool = typer.Option(False, "--json", help="print the records as JSON"),
-    experiment: str | None = typer.Option(None, "--experiment", help="only this experiment"),
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="only this experiment"),
     tracking_uri: str | None = typer.Option(
         None, "--tracking-uri", help="MLflow store; default greentune-runs/mlflow.db"
     ),
@@ -249,7 +249,7 @@ def runs_command(
 
 
 def demo_command(
-    experiment: str = typer.Option("greentune-demo", "--experiment", help="ledger experiment for the demo runs"),
+    experiment: str = typer.Option("greentune-demo", "--experiment", "-e", help="ledger experiment for the demo runs"),
     location: str | None = typer.Option(
         None, "--location", help="country or provider:region for the carbon accounting"
     ),

@@ -46,7 +46,7 @@ def serve_command(
     ] = Scope.MACHINE,
     ui: Annotated[bool, typer.Option("--ui", help="mount a Gradio page at /ui")] = False,
     replicas: Annotated[int, typer.Option("--replicas", min=1, help="Ray Serve replicas (1: in this process)")] = 1,
-    experiment: Annotated[str, typer.Option("--experiment", help="ledger experiment")] = "greentune-serve",
+    experiment: Annotated[str, typer.Option("--experiment", "-e", help="ledger experiment")] = "greentune-serve",
     run_name: Annotated[str | None, typer.Option("--run-name", help="name of the session's record")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store")] = None,
 ) -> None:
