@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from ports import free_port
+
 
 def run_ranks(script: str, world_size: int, local_ranks: list[int]) -> list[Any]:
     """The JSON each rank printed last; rank ``r`` gets ``LOCAL_RANK=local_ranks[r]``; tests/ is on the path."""
     nodes = local_ranks.count(0)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     ranks = [
         subprocess.Popen(
             [sys.executable, "-c", script],

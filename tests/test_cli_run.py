@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from greentune.cli.app import app
+from ports import free_port
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
@@ -229,11 +230,7 @@ def test_a_diverged_run_stays_readable_and_a_corrupt_record_is_one_line(tmp_path
 
 
 def test_an_unreachable_ledger_server_fails_in_one_line_without_minutes_of_retries(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     result = _greentune("runs", "--tracking-uri", f"http://127.0.0.1:{port}", cwd=tmp_path, timeout=90)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: cannot open or write the ledger at http://127.0.0.1:{port}")

@@ -17,6 +17,7 @@ from huggingface_hub import constants
 
 from greentune.errors import GreentuneError
 from greentune.finetune.hub import require_hub_for
+from ports import free_port
 
 GREENTUNE = str(Path(sys.executable).parent / "greentune")
 NO_PROXY_ENV = (
@@ -29,12 +30,6 @@ NO_PROXY_ENV = (
     "NO_PROXY",
     "no_proxy",
 )
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -56,7 +51,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_an_uncached_name_with_the_hub_unreachable_is_one_line(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _closed_port()
+    port = free_port()
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(GreentuneError) as raised:
         require_hub_for("org/typo")
@@ -72,7 +67,7 @@ def test_a_reachable_hub_a_cached_name_a_folder_offline_mode_or_a_proxy_need_no_
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening_port}")
     require_hub_for("org/typo")  # the Hub answers: the loader will say whether the name exists
 
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{free_port()}")
     snapshot = hub / "models--org--cached" / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_text("{}")
@@ -91,7 +86,7 @@ def test_a_reachable_hub_a_cached_name_a_folder_offline_mode_or_a_proxy_need_no_
     monkeypatch.setenv("NO_PROXY", "localhost")
     with pytest.raises(GreentuneError, match="'org/typo' is not in the local Hugging Face cache"):
         require_hub_for("org/typo")  # NO_PROXY alone sets no proxy
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
     require_hub_for("org/typo")  # a direct connection says nothing about the proxied one
     monkeypatch.delenv("HTTP_PROXY")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
@@ -99,7 +94,7 @@ def test_a_reachable_hub_a_cached_name_a_folder_offline_mode_or_a_proxy_need_no_
 
 
 def test_estimate_memory_of_an_unreachable_hub_model_is_one_line(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = free_port()
     env = {name: value for name, value in os.environ.items() if name not in NO_PROXY_ENV and name != "HF_HUB_OFFLINE"}
     env.update({"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf")})
     done = subprocess.run(

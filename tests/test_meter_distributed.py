@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 
 from greentune.meter import ComponentEnergy, Measurement, detect_sensors
 from greentune.meter.distributed import local_rank, measures_node, pack, unpack
+from ports import free_port
 
 RANK_VARS = ("LOCAL_RANK", "RANK", "LOCAL_WORLD_SIZE", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID")
 
@@ -103,9 +103,7 @@ dist.destroy_process_group()
 
 def test_sum_across_nodes_through_a_real_gloo_process_group() -> None:
     # 2 "nodes" × 2 ranks on this machine, as torchrun would start them; local rank 0 of each measures
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     processes = []
     for rank in range(4):
         environ = {

@@ -18,6 +18,7 @@ import yaml
 from greentune.errors import GreentuneError
 from greentune.ledger import RunStatus, check_ledger, read_runs, write_run
 from greentune.ledger.lost import STALE_AFTER_S, settle_lost
+from ports import free_port
 from test_ledger import make_record
 from tiny_models import tiny_spec_dict, tiny_tracking_uri
 
@@ -107,9 +108,7 @@ def test_concurrent_writers_through_an_mlflow_server_all_land(tmp_path: Path) ->
     # the path README recommends for heavy parallel use: a tracking server (SQLite behind it here, offline)
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "mlflow", "server"),

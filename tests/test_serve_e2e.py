@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 import greentune as greentune_package
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 TEXTS = [
@@ -26,12 +26,6 @@ TEXTS = [
     "Transformers read every input token once and generate the summary one token at a time.",
     "Serving usually costs more energy than training over a model's life.",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def greentune(*args: str, cwd: Path) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from greentune.serve.engine import EngineInfo
 from greentune.serve.model import ServedModel
 from greentune.serve.session import SessionRequest, serving_metrics, session_record
 from greentune.serve.stats import RequestLog, build_stats
+from ports import free_port
 
 SITE = resolve_site(None, intensity_gco2eq_per_kwh=400.0, pue=1.5)
 TOTAL = Snapshot(
@@ -116,9 +116,7 @@ def test_a_broken_ledger_is_refused_before_serving_not_when_the_session_ends(tmp
     ledger.mkdir()
     (ledger / "mlflow.db").write_bytes(b"this is not a database" * 100)
     uri = f"sqlite:///{ledger / 'mlflow.db'}"
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-c", "from greentune.cli.app import main; main()", "serve", "minilm-bert2bert"]
     result = subprocess.run(
         [*command, "--port", str(port), "--tracking-uri", uri],
@@ -141,9 +139,7 @@ def test_a_model_that_does_not_load_leaves_no_session_folder(tmp_path: Path) -> 
     model.mkdir()
     (model / "config.json").write_text("{}")  # a folder that passes for a model until transformers reads it
     uri = f"sqlite:///{tmp_path / 'ledger' / 'mlflow.db'}"
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-c", "from greentune.cli.app import main; main()", "serve", str(model)]
     result = subprocess.run(
         [*command, "--port", str(port), "--tracking-uri", uri],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, chromium_available
 from greentune.serve.app import AppOptions, create_app
+from ports import free_port
 from serve_fakes import PowerSensor, WordSummarizer, fake_engine
 
 pytestmark = [
@@ -26,9 +26,7 @@ pytestmark = [
 def serve_in_thread(app: object) -> Iterator[str]:
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
