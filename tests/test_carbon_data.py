@@ -121,3 +121,25 @@ def test_site_and_ranking_read_the_same_region_figures() -> None:
 )
 def test_device_names_as_drivers_report_them(nvml_name: str, expected: str) -> None:
     assert lookup_hardware(nvml_name).name == expected
+
+
+def test_the_package_names_resolve_lazily_and_none_is_shadowed_by_a_module() -> None:
+    # three lists name the package's API (__all__, the lazy homes, the type checker's imports): one missing from the
+    # homes would fail only when first used; a name shared with a submodule would turn into that module once the
+    # submodule is imported by anyone
+    import subprocess
+    import sys
+
+    import greentune.carbon as carbon
+
+    assert sorted(carbon.__all__) == sorted([*carbon._HOMES, "equivalents", "sci"])
+    code = (
+        "import importlib, pkgutil, sys, types, greentune.carbon as carbon\n"
+        "heavy = [m for m in ('numpy', 'pandas') if m in sys.modules]\n"
+        "for module in pkgutil.iter_modules(carbon.__path__):\n"
+        "    importlib.import_module(f'greentune.carbon.{module.name}')\n"
+        "print(heavy, [name for name in carbon.__all__ if isinstance(getattr(carbon, name), types.ModuleType)])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] []"
