@@ -23,9 +23,9 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from greentune.meter.sensor import Component, Detection, Reading
+from greentune.meter.snapshot import NVIDIA_DEVICE_PATHS, nvidia_present
 
 TYPE_CHECKING = False  # typing is not imported on `greentune measure`'s path
 if TYPE_CHECKING:
@@ -202,8 +202,7 @@ def _resolve_entry(entry: str, uuids: list[str]) -> int | None:
     return None
 
 
-# Any of these exists wherever an NVIDIA driver is loaded (a container with GPUs gets the device nodes).
-_DRIVER_PATHS = (Path("/dev/nvidiactl"), Path("/proc/driver/nvidia"))
+_DRIVER_PATHS = NVIDIA_DEVICE_PATHS  # a module attribute, so that tests can point it at a fake tree
 
 
 def detect() -> Detection:
@@ -212,7 +211,7 @@ def detect() -> Detection:
     On Linux without an NVIDIA driver, pynvml is not imported at all: it costs
     ~0.1 s, which `greentune measure` would add to every measured command.
     """
-    if sys.platform == "linux" and not any(path.exists() for path in _DRIVER_PATHS):
+    if sys.platform == "linux" and not nvidia_present(_DRIVER_PATHS):
         return Detection(
             "nvml", None, "no NVIDIA driver here (no /dev/nvidiactl), so no GPU to measure", "install the NVIDIA driver"
         )

@@ -28,6 +28,7 @@ import time
 
 PROC_STAT_PATH = "/proc/stat"
 POWERCAP_ROOT = "/sys/class/powercap"  # `rapl.DEFAULT_POWERCAP_ROOT` is this path
+# any of these exists wherever an NVIDIA driver is loaded (a container with GPUs gets the device nodes)
 NVIDIA_DEVICE_PATHS = ("/dev/nvidiactl", "/proc/driver/nvidia")
 _PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
 _RAPL_PREFIXES = ("intel-rapl:", "amd-rapl:")
